@@ -1,0 +1,7 @@
+"""``python -m sr_keras``: the command line."""
+
+import sys
+
+from sr_keras.cli import main
+
+sys.exit(main())

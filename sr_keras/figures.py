@@ -1,0 +1,102 @@
+"""Side-by-side figures: HR, LR and each method's output, with a zoomed inset of a detailed region."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from sr_keras.interpolation import interpolate  # noqa: E402
+from sr_keras.utils import atomic_write_bytes  # noqa: E402
+
+
+def detail_box(image: np.ndarray, box_size: int) -> tuple[int, int]:
+    """The top-left corner of the ``box_size`` square with the most texture (gradient energy).
+
+    Args:
+        image: ``HxWx3`` image.
+        box_size: Side of the square, at most the image's smaller side.
+
+    Returns:
+        ``(top, left)``.
+    """
+    gray = np.asarray(image, dtype=np.float64).mean(axis=2)
+    energy = np.abs(np.diff(gray, axis=0))[:, :-1] + np.abs(np.diff(gray, axis=1))[:-1, :]
+    integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    box = min(box_size, *energy.shape)
+    step = max(box // 4, 1)
+    best, best_corner = -1.0, (0, 0)
+    for top in range(0, energy.shape[0] - box + 1, step):
+        for left in range(0, energy.shape[1] - box + 1, step):
+            total = (
+                integral[top + box, left + box]
+                - integral[top, left + box]
+                - integral[top + box, left]
+                + integral[top, left]
+            )
+            if total > best:
+                best, best_corner = total, (top, left)
+    return best_corner
+
+
+def comparison_figure(
+    hr: np.ndarray,
+    lr: np.ndarray,
+    outputs: dict[str, np.ndarray],
+    scale: int,
+    captions: dict[str, str] | None = None,
+    title: str | None = None,
+    box_size: int | None = None,
+) -> matplotlib.figure.Figure:
+    """HR, LR and each output side by side (top row) with the same zoomed region (bottom row).
+
+    Args:
+        hr: The HR image (uint8 ``HxWx3``).
+        lr: The LR image, shown nearest-upscaled so its pixels are visible.
+        outputs: Method name -> SR image, in display order.
+        scale: The scale (to show LR at HR size).
+        captions: Method name -> extra caption text (e.g. ``"28.42 dB / 0.8104"``).
+        title: Figure title.
+        box_size: Side of the zoomed region in HR pixels; default a quarter of the smaller side.
+
+    Returns:
+        The matplotlib figure.
+    """
+    captions = captions or {}
+    box_size = box_size or max(min(hr.shape[:2]) // 4, 8)
+    top, left = detail_box(hr, box_size)
+    lr_shown = np.clip(interpolate(lr, scale, "nearest"), 0, 255).astype(np.uint8)
+    panels = {"HR": hr, f"LR (x{scale}, nearest)": lr_shown, **outputs}
+    figure, axes = plt.subplots(2, len(panels), figsize=(2.6 * len(panels), 5.6), squeeze=False)
+    for column, (name, image) in enumerate(panels.items()):
+        axes[0, column].imshow(image)
+        axes[0, column].add_patch(
+            Rectangle((left, top), box_size, box_size, fill=False, edgecolor="red", linewidth=1.2)
+        )
+        caption = captions.get(name)
+        axes[0, column].set_title(name if not caption else f"{name}\n{caption}", fontsize=9)
+        axes[1, column].imshow(
+            image[top : top + box_size, left : left + box_size], interpolation="nearest"
+        )
+        for axis in axes[:, column]:
+            axis.set_xticks([])
+            axis.set_yticks([])
+    if title:
+        figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    return figure
+
+
+def save_figure(figure: matplotlib.figure.Figure, path: str | os.PathLike, dpi: int = 110) -> None:
+    """Saves a figure atomically (PNG unless the extension says otherwise) and closes it."""
+    buffer = io.BytesIO()
+    suffix = os.path.splitext(str(path))[1].lstrip(".") or "png"
+    figure.savefig(buffer, format=suffix, dpi=dpi, bbox_inches="tight")
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
