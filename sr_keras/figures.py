@@ -1,4 +1,4 @@
-"""Side-by-side figures: HR, LR and each method's output, with a zoomed inset of a detailed region."""
+"""Side-by-side figures: HR, LR and each method's output, with a zoomed detailed region."""
 
 from __future__ import annotations
 
