@@ -72,7 +72,10 @@ def comparison_figure(
     box_size = box_size or max(min(hr.shape[:2]) // 4, 8)
     top, left = detail_box(hr, box_size)
     lr_shown = np.clip(interpolate(lr, scale, "nearest"), 0, 255).astype(np.uint8)
-    panels = {"HR": hr, f"LR (x{scale}, nearest)": lr_shown, **outputs}
+    panels = {"HR": hr}
+    if "nearest" not in outputs:  # the nearest output already shows the LR pixels
+        panels[f"LR (x{scale}, nearest)"] = lr_shown
+    panels.update(outputs)
     figure, axes = plt.subplots(2, len(panels), figsize=(2.6 * len(panels), 5.6), squeeze=False)
     for column, (name, image) in enumerate(panels.items()):
         axes[0, column].imshow(image)

@@ -1,0 +1,96 @@
+"""Custom Keras layers of the models: registered, serialisable, no ``Lambda``.
+
+They work on inputs whose height and width are unknown until run time (``model.predict`` on
+images of any size, ``tf.function`` with ``None`` spatial dimensions). Keras 3.15's
+``UpSampling2D(interpolation="bicubic")`` and ``keras.ops.image.resize`` fail there in graph
+mode, so the resize calls ``tf.image.resize`` (this project runs on the TensorFlow backend).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+def _scaled(size, factor):
+    return None if size is None else size * factor
+
+
+@keras.saving.register_keras_serializable(package="sr_keras")
+class BicubicUpsample(keras.layers.Layer):
+    """Bicubic upscaling by an integer factor (the deck's block X1, "Interpolation").
+
+    ``tf.image.resize(method="bicubic")``: Keys' kernel with ``a = -0.5`` and half-pixel
+    centres, as MATLAB's ``imresize`` when enlarging (only the border handling differs).
+
+    Args:
+        scale: Integer upscaling factor.
+    """
+
+    def __init__(self, scale: int, **kwargs):
+        super().__init__(**kwargs)
+        if int(scale) != scale or scale < 1:
+            raise ValueError(f"scale must be a positive integer, got {scale!r}")
+        self.scale = int(scale)
+
+    def call(self, inputs):
+        shape = tf.shape(inputs)
+        size = tf.stack([shape[1] * self.scale, shape[2] * self.scale])
+        resized = tf.image.resize(inputs, size, method="bicubic")
+        return tf.cast(resized, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        return (batch, _scaled(height, self.scale), _scaled(width, self.scale), channels)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="sr_keras")
+class PadToMultiple(keras.layers.Layer):
+    """Pads height and width at the bottom/right up to a multiple of ``multiple`` (reflection).
+
+    Lets a model with poolings take any input size; :class:`CropToMatch` removes the padding.
+
+    Args:
+        multiple: The size multiple, e.g. 4 for two 2x2 poolings.
+    """
+
+    def __init__(self, multiple: int, **kwargs):
+        super().__init__(**kwargs)
+        if int(multiple) != multiple or multiple < 1:
+            raise ValueError(f"multiple must be a positive integer, got {multiple!r}")
+        self.multiple = int(multiple)
+
+    def call(self, inputs):
+        shape = tf.shape(inputs)
+        pad_height = (-shape[1]) % self.multiple
+        pad_width = (-shape[2]) % self.multiple
+        # Reflection needs the pad to be smaller than the side; symmetric allows equal.
+        paddings = [[0, 0], [0, pad_height], [0, pad_width], [0, 0]]
+        return tf.pad(inputs, paddings, mode="SYMMETRIC")
+
+    def compute_output_shape(self, input_shape):
+        def padded(size):
+            return None if size is None else -(-size // self.multiple) * self.multiple
+
+        batch, height, width, channels = input_shape
+        return (batch, padded(height), padded(width), channels)
+
+    def get_config(self):
+        return {**super().get_config(), "multiple": self.multiple}
+
+
+@keras.saving.register_keras_serializable(package="sr_keras")
+class CropToMatch(keras.layers.Layer):
+    """Crops the first input's height and width to those of the second input (top-left kept)."""
+
+    def call(self, inputs):
+        tensor, reference = inputs
+        shape = tf.shape(reference)
+        return tensor[:, : shape[1], : shape[2], :]
+
+    def compute_output_shape(self, input_shapes):
+        tensor_shape, reference_shape = input_shapes
+        return (tensor_shape[0], reference_shape[1], reference_shape[2], tensor_shape[3])
