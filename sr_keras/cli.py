@@ -1,6 +1,7 @@
 """The ``sr-keras`` command line (also ``python -m sr_keras``).
 
-Subcommands: ``study`` (the main job), ``evaluate``, ``interpolate``, ``download``.
+Subcommands: ``study`` (the main job), ``evaluate``, ``train``, ``upscale``, ``summary``,
+``interpolate``, ``download``.
 Errors caused by the input (missing folders, unreadable images, bad arguments) print one clear
 message and exit with status 2 instead of a traceback.
 """
@@ -67,8 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         action="append",
         required=True,
-        help="nearest, bilinear, bicubic (MATLAB a=-0.5) or bicubic_opencv (a=-0.75); "
-        "repeat or comma-separate for a comparison table",
+        help="a model (srcnn, srresnet, srresnet_lite, sr_autoencoder) or a baseline "
+        "(nearest, bilinear, bicubic = MATLAB a=-0.5, bicubic_opencv = a=-0.75); repeat or "
+        "comma-separate for a comparison table",
+    )
+    evaluate.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        help="weights (.keras) of each model, in the order of --model (baselines take none); "
+        "default: the project's trained weights in results/weights",
     )
     evaluate.add_argument(
         "--dataset", required=True, help="folder of HR images, a DIV2K root, or 'sample'"
@@ -80,6 +89,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--csv", type=Path, default=None, help="write the table as CSV")
     evaluate.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    evaluate.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="write the deck-style comparison table (Name | Parameters | Loss (MSE) | PSNR | "
+        "Time, plus Y-PSNR and Y-SSIM) to REPORT.csv and REPORT.md",
+    )
+    evaluate.add_argument(
+        "--tile", type=int, default=0, help="LR tile side for model inference (0: whole image)"
+    )
+
+    train = commands.add_parser(
+        "train",
+        help="train a model (resumes a killed run when re-run with the same arguments)",
+        description="Train with model.fit: Adam with a schedule, validation Y-PSNR on whole "
+        "images each epoch, best/last checkpoints, CSV log, BackupAndRestore.",
+    )
+    _add_train_arguments(train)
+
+    summary = commands.add_parser(
+        "summary",
+        help="print a model's layer table as on the slide, with the total parameter count",
+    )
+    summary.add_argument("--model", required=True)
+    summary.add_argument("--scale", type=_scale, default=4)
+    summary.add_argument("--keras", action="store_true", help="print Keras' model.summary()")
+
+    upscale = commands.add_parser(
+        "upscale",
+        help="upscale your own images with a trained model",
+        description="Upscale files or folders; large images run in tiles with bounded memory. "
+        "Grayscale stays grayscale, RGBA keeps its alpha, 16-bit stays 16-bit.",
+    )
+    upscale.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
+    upscale.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    upscale.add_argument("--model", default="srresnet")
+    upscale.add_argument("--scale", type=_scale, default=4)
+    upscale.add_argument("--weights", type=Path, default=None)
+    upscale.add_argument(
+        "--tile", type=int, default=256, help="LR tile side in pixels (0: no tiling)"
+    )
+    upscale.add_argument("--overlap", type=int, default=32, help="LR context per tile side")
 
     interpolate = commands.add_parser(
         "interpolate",
@@ -109,6 +160,109 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    from sr_keras.train import LOSSES, SCHEDULES, TrainConfig
+
+    defaults = TrainConfig()
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--scale", type=_scale, default=defaults.scale)
+    parser.add_argument(
+        "--data",
+        default=defaults.data,
+        help="'sample' (default), a DIV2K root or a folder of HR images",
+    )
+    parser.add_argument(
+        "--val-data",
+        default=None,
+        help="validation source (default: the valid split of --data, or the same folder)",
+    )
+    parser.add_argument("--out", required=True, help="run directory")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--steps-per-epoch", type=int, default=defaults.steps_per_epoch)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--patch-size", type=int, default=defaults.patch_size)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule)
+    parser.add_argument("--loss", choices=list(LOSSES), default=defaults.loss)
+    parser.add_argument(
+        "--global-residual",
+        action="store_true",
+        help="add the bicubic input to the output (not in the deck; zero extra parameters)",
+    )
+    parser.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU)")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--cache", default="ram", help="'ram' (default), 'none' or a cache file path"
+    )
+    parser.add_argument("--val-center-crop", type=int, default=None)
+    parser.add_argument("--tensorboard", action="store_true")
+    parser.add_argument("--verbose", type=int, default=None, help="1: progress bar, 2: a line")
+
+
+def _run_train(args) -> int:
+    from sr_keras.train import TrainConfig, train
+
+    cache = {"ram": True, "none": False}.get(args.cache, args.cache)
+    config = TrainConfig(
+        model=args.model,
+        scale=args.scale,
+        data=args.data,
+        val_data=args.val_data,
+        out=args.out,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        batch_size=args.batch_size,
+        patch_size=args.patch_size,
+        learning_rate=args.learning_rate,
+        schedule=args.schedule,
+        loss=args.loss,
+        global_residual=args.global_residual,
+        mixed_precision=args.mixed_precision,
+        seed=args.seed,
+        cache=cache,
+        val_center_crop=args.val_center_crop,
+        tensorboard=args.tensorboard,
+    )
+    verbose = args.verbose if args.verbose is not None else (1 if sys.stdout.isatty() else 2)
+    _, log = train(config, verbose=verbose)
+    best = log["val_psnr"].max()
+    print(f"done: best validation Y-PSNR {best:.2f} dB; weights in {args.out}/best.keras")
+    return 0
+
+
+def _run_summary(args) -> int:
+    from sr_keras import models
+
+    if args.keras:
+        models.build(args.model, args.scale).summary()
+        return 0
+    table = models.layer_table(args.model, args.scale)
+    print(f"{args.model} (x{args.scale}): {models.MODELS[args.model].description}")
+    print(table.to_string(index=False))
+    return 0
+
+
+def _run_upscale(args) -> int:
+    from sr_keras.inference import upscale_files
+
+    written, errors = upscale_files(
+        args.inputs,
+        args.output,
+        args.model,
+        args.scale,
+        weights=args.weights,
+        tile=args.tile,
+        overlap=args.overlap,
+    )
+    for path in written:
+        print(f"wrote {path}")
+    for message in errors:
+        print(f"error: {message}", file=sys.stderr)
+    if errors:
+        print(f"{len(errors)} of {len(written) + len(errors)} files failed", file=sys.stderr)
+    return 1 if errors else 0
+
+
 def _run_study(args) -> int:
     from sr_keras.evaluate import format_table
     from sr_keras.study import run_study
@@ -125,16 +279,24 @@ def _run_study(args) -> int:
 def _run_evaluate(args) -> int:
     import pandas as pd
 
-    from sr_keras.evaluate import BASELINES, baseline_predictor, evaluate, format_table, write_csv
+    from sr_keras.evaluate import BASELINES, comparison_table, evaluate, format_table, write_csv
+    from sr_keras.inference import predictor
+    from sr_keras.utils import atomic_write_text
 
     models = _names(args.model)
+    trained = [name for name in models if name not in BASELINES]
+    if len(args.weights) > len(trained):
+        raise ValueError(
+            f"--weights was given {len(args.weights)} times for {len(trained)} trained models"
+        )
+    weights = dict(zip(trained, args.weights, strict=False))  # missing: shipped weights
+    tables, parameters = {}, {}
     for model in models:
-        if model not in BASELINES:
-            raise ValueError(f"--model must be one of {', '.join(BASELINES)}, got {model!r}")
-    tables = {}
-    for model in models:
+        predict, parameters[model] = predictor(
+            model, args.scale, weights.get(model), tile=args.tile
+        )
         table = evaluate(
-            baseline_predictor(model, args.scale),
+            predict,
             args.dataset,
             args.scale,
             split=args.split,
@@ -142,17 +304,12 @@ def _run_evaluate(args) -> int:
             description=model,
         )
         tables[model] = table
-        print(f"\n{model}, x{args.scale}, {args.dataset}")
+        print(f"\n{model}, x{args.scale}, {args.dataset}, {parameters[model]:,} parameters")
         print(format_table(table, markdown=args.markdown))
+    summary = comparison_table(tables, parameters)
     if len(models) > 1:
-        summary = pd.DataFrame(
-            [
-                {"model": name, **table.iloc[-1].drop("image").to_dict()}
-                for name, table in tables.items()
-            ]
-        )
         print(f"\ncomparison (means), x{args.scale}, {args.dataset}")
-        print(format_table(summary, markdown=args.markdown))
+        print(summary.to_markdown(index=False) if args.markdown else summary.to_string(index=False))
     if args.csv:
         if len(models) == 1:
             combined = tables[models[0]]
@@ -163,6 +320,10 @@ def _run_evaluate(args) -> int:
             combined = combined[["model", *tables[models[0]].columns]]
         write_csv(combined, args.csv)
         print(f"\nwrote {args.csv}")
+    if args.report:
+        write_csv(summary, args.report.with_suffix(".csv"))
+        atomic_write_text(args.report.with_suffix(".md"), summary.to_markdown(index=False) + "\n")
+        print(f"wrote {args.report.with_suffix('.csv')} and {args.report.with_suffix('.md')}")
     return 0
 
 
@@ -203,6 +364,9 @@ COMMANDS = {
     "evaluate": _run_evaluate,
     "interpolate": _run_interpolate,
     "download": _run_download,
+    "train": _run_train,
+    "summary": _run_summary,
+    "upscale": _run_upscale,
 }
 
 

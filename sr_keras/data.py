@@ -312,9 +312,8 @@ def training_dataset(
 def center_crop(lr, hr, scale: int, hr_size: int):
     """Crops aligned centre patches (HR side ``hr_size``, a multiple of ``scale``)."""
     lr_size = hr_size // scale
-    lr_shape = tf.shape(lr)
-    top = tf.maximum((lr_shape[0] - lr_size) // 2, 0)
-    left = tf.maximum((lr_shape[1] - lr_size) // 2, 0)
+    top = max((lr.shape[0] - lr_size) // 2, 0)
+    left = max((lr.shape[1] - lr_size) // 2, 0)
     lr = lr[top : top + lr_size, left : left + lr_size]
     hr = hr[top * scale : (top + lr_size) * scale, left * scale : (left + lr_size) * scale]
     return lr, hr
@@ -328,6 +327,9 @@ def validation_dataset(
     cache: bool = True,
 ) -> tf.data.Dataset:
     """Whole validation images (or fixed centre crops), batch size 1, no randomness.
+
+    The images are read once, up front (validation sets are small), so the dataset has a known
+    length and unreadable files are reported before training starts.
 
     Args:
         source: ``"sample"``, a DIV2K root or a folder of HR images (e.g. Set5).
@@ -350,12 +352,19 @@ def validation_dataset(
             f"center_crop_size must be a positive multiple of scale={scale}, got {center_crop_size}"
         )
     pairs = find_pairs(source, split, scale)
-    dataset = _decoded_pairs(pairs, scale, min_hr_size=center_crop_size or 0)
+    loader = _pair_loader(pairs, scale, min_hr_size=center_crop_size or 0)
+    images = [loader(index) for index in range(len(pairs))]
+    images = [(lr, hr) for lr, hr in images if hr.size]
+    if not images:
+        raise SRKerasError(f"no usable validation image in '{source}' (see the warnings above)")
     if center_crop_size:
-        dataset = dataset.map(
-            lambda lr, hr: center_crop(lr, hr, scale, center_crop_size),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        images = [center_crop(lr, hr, scale, center_crop_size) for lr, hr in images]
+    signature = (
+        tf.TensorSpec([None, None, 3], tf.uint8),
+        tf.TensorSpec([None, None, 3], tf.uint8),
+    )
+    dataset = tf.data.Dataset.from_generator(lambda: iter(images), output_signature=signature)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(images)))
     dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).batch(1)
     if cache:
         dataset = dataset.cache()

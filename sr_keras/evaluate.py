@@ -136,3 +136,34 @@ def format_table(table: pd.DataFrame, markdown: bool = False) -> str:
 def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
     """Writes a table as CSV atomically (temp file, then rename)."""
     atomic_write_text(path, table.to_csv(index=False, float_format="%.6f"))
+
+
+def comparison_table(tables: dict[str, pd.DataFrame], parameters: dict[str, int]) -> pd.DataFrame:
+    """The deck's results table (Name | Parameters | Loss (MSE) | PSNR | Time) from evaluation
+    tables, with Y-PSNR and Y-SSIM added.
+
+    ``PSNR`` and ``Loss (MSE)`` are on RGB in 0..255 units, as the deck reports them; ``Time`` is
+    seconds per image.
+
+    Args:
+        tables: Model name -> table from :func:`evaluate` (its last row is the mean).
+        parameters: Model name -> parameter count (0 for interpolation).
+
+    Returns:
+        One row per model.
+    """
+    rows = []
+    for name, table in tables.items():
+        mean = table.iloc[-1]
+        rows.append(
+            {
+                "Name": name,
+                "Parameters": int(parameters.get(name, 0)),
+                "Loss (MSE)": round(float(mean["mse"]), 4),
+                "PSNR": round(float(mean["psnr_rgb"]), 4),
+                "Y-PSNR": round(float(mean["psnr_y"]), 4),
+                "Y-SSIM": round(float(mean["ssim_y"]), 4),
+                "Time (s)": round(float(mean["seconds"]), 6),
+            }
+        )
+    return pd.DataFrame(rows)

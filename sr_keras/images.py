@@ -112,7 +112,10 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     elif image.ndim == 3 and image.shape[2] == 4:
         image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
-    ok, encoded = cv2.imencode(path.suffix or ".png", image)
+    try:
+        ok, encoded = cv2.imencode(path.suffix or ".png", image)
+    except cv2.error:  # OpenCV raises (rather than returning False) for unknown extensions
+        ok = False
     if not ok:
         raise SRKerasError(f"{path}: cannot encode an image with extension {path.suffix!r}")
     return atomic_write_bytes(path, encoded.tobytes())

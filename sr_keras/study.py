@@ -7,7 +7,6 @@ and x4 with the standard protocol, one table per dataset (CSV and Markdown) and 
 from __future__ import annotations
 
 import os
-import platform
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +22,7 @@ from sr_keras.evaluate import (
     write_csv,
 )
 from sr_keras.figures import comparison_figure, save_figure
-from sr_keras.utils import atomic_write_text
+from sr_keras.utils import atomic_write_text, machine_description
 
 
 def dataset_name(source: str | os.PathLike) -> str:
@@ -33,20 +32,6 @@ def dataset_name(source: str | os.PathLike) -> str:
     if is_div2k_root(source):
         return "DIV2K"
     return Path(source).resolve().name
-
-
-def machine_description() -> str:
-    """The machine as one line (CPU model, cores, OS), for result tables."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as file:
-            for line in file:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
 def baseline_table(

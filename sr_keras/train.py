@@ -1,0 +1,299 @@
+"""Training: one ``train()`` behind ``sr-keras train``, built on ``model.fit`` and callbacks.
+
+A run directory holds everything about one run:
+
+* ``config.json``: the configuration (a re-run with the same ``--out`` must use the same one);
+* ``log.csv``: one row per epoch (loss, PSNR, validation loss and Y-PSNR, learning rate, seconds);
+* ``best.keras`` (best validation Y-PSNR) and ``last.keras`` (end of the last epoch);
+* ``backup/`` while the run is unfinished: ``BackupAndRestore`` state, so the same command
+  resumes a killed run at the epoch where it stopped;
+* ``summary.json`` once finished: best epoch and PSNR, steps, wall time, machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+import keras
+import pandas as pd
+import tensorflow as tf
+
+from sr_keras import data, models
+from sr_keras.images import SRKerasError
+from sr_keras.metrics import PSNR
+from sr_keras.utils import atomic_write_text, machine_description
+
+LOSSES = {"mse": "mean_squared_error", "l1": "mean_absolute_error"}
+SCHEDULES = ("cosine", "step", "constant")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines a training run.
+
+    Attributes:
+        model: A registered model name (see ``sr_keras.models.available_models()``).
+        scale: 2, 3 or 4.
+        data: Training source: ``"sample"``, a DIV2K root or a folder of HR images.
+        val_data: Validation source; ``None`` means the valid split of ``data`` (DIV2K,
+            sample) or, for a plain folder, the same folder.
+        out: The run directory.
+        epochs: Number of epochs.
+        steps_per_epoch: Batches per epoch.
+        batch_size: Patches per batch (over all devices).
+        patch_size: HR patch side.
+        learning_rate: Initial Adam learning rate.
+        schedule: ``cosine`` (decay to 1% over the run), ``step`` (halve at 50% and 75%) or
+            ``constant``.
+        loss: ``mse`` (as the deck) or ``l1``.
+        global_residual: Add the bicubic input to the output (see ``models.build``).
+        mixed_precision: ``mixed_float16`` compute (for GPUs).
+        seed: Makes a CPU run repeatable (weights, data order, crops).
+        cache: Cache decoded images in RAM (``True``) or in a file (a path).
+        val_center_crop: Validate on HR centre crops of this side instead of whole images.
+        tensorboard: Write TensorBoard logs to ``out/tensorboard``.
+    """
+
+    model: str = "srcnn"
+    scale: int = 4
+    data: str = "sample"
+    val_data: str | None = None
+    out: str = "runs/srcnn_x4"
+    epochs: int = 10
+    steps_per_epoch: int = 100
+    batch_size: int = 16
+    patch_size: int = 96
+    learning_rate: float = 1e-3
+    schedule: str = "cosine"
+    loss: str = "mse"
+    global_residual: bool = False
+    mixed_precision: bool = False
+    seed: int | None = None
+    cache: bool | str = True
+    val_center_crop: int | None = None
+    tensorboard: bool = False
+
+    def validate(self) -> None:
+        """Raises ``ValueError`` naming the first bad field."""
+        if self.model not in models.MODELS:
+            raise ValueError(
+                f"model must be one of {models.available_models()}, got {self.model!r}"
+            )
+        if self.scale not in models.SCALES:
+            raise ValueError(f"scale must be one of {models.SCALES}, got {self.scale!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {list(LOSSES)}, got {self.loss!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        for field in ("epochs", "steps_per_epoch", "batch_size"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+
+
+def learning_rate_schedule(config: TrainConfig):
+    """The learning rate as a function of the step, from the configuration."""
+    total = config.epochs * config.steps_per_epoch
+    if config.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(config.learning_rate, total, alpha=0.01)
+    if config.schedule == "step":
+        boundaries = [int(total * 0.5), int(total * 0.75)]
+        values = [config.learning_rate, config.learning_rate / 2, config.learning_rate / 4]
+        return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    return config.learning_rate
+
+
+def distribution_strategy(devices: list[str] | None = None) -> tf.distribute.Strategy:
+    """``MirroredStrategy`` over ``devices`` or over all GPUs when there are several, else the
+    default strategy (one GPU if present, else the CPU)."""
+    if devices:
+        return tf.distribute.MirroredStrategy(devices)
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds the epoch's wall time (``seconds``) and learning rate to the epoch logs."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = time.perf_counter() - self._start
+            rate = self.model.optimizer.learning_rate
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
+
+
+def _restored_epoch(backup_dir: Path) -> int:
+    """The epoch ``BackupAndRestore`` will resume at (0 when there is no backup)."""
+    metadata = backup_dir / "training_metadata.json"
+    if not metadata.is_file():
+        return 0
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (ValueError, KeyError, OSError):
+        return 0
+
+
+def _trim_log(log_path: Path, epoch: int) -> pd.DataFrame:
+    """Keeps only the log rows of epochs before ``epoch`` (those the backup holds)."""
+    if not log_path.is_file() or log_path.stat().st_size == 0:
+        return pd.DataFrame()
+    log = pd.read_csv(log_path)
+    log = log[log["epoch"] < epoch] if "epoch" in log else log.iloc[0:0]
+    atomic_write_text(log_path, log.to_csv(index=False))
+    return log
+
+
+def _check_config(run_dir: Path, config: TrainConfig) -> None:
+    path = run_dir / "config.json"
+    wanted = dataclasses.asdict(config)
+    if path.is_file():
+        previous = json.loads(path.read_text())
+        changed = {key for key in wanted if previous.get(key) != wanted[key]}
+        if changed:
+            raise SRKerasError(
+                f"run directory '{run_dir}' holds a run with a different configuration "
+                f"({', '.join(sorted(changed))} differ): use another --out, or the same "
+                "arguments to resume it"
+            )
+    atomic_write_text(path, json.dumps(wanted, indent=2) + "\n")
+
+
+def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
+    """Compiles a model with the configuration's loss, Adam schedule and Y-PSNR metric."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate_schedule(config)),
+        loss=LOSSES[config.loss],
+        metrics=[PSNR(crop_border=config.scale, test_y_channel=True, max_val=1.0)],
+    )
+    return model
+
+
+def train(
+    config: TrainConfig, devices: list[str] | None = None, verbose: int | str = "auto"
+) -> tuple[keras.Model, pd.DataFrame]:
+    """Trains a model; resumes the run in ``config.out`` if it was interrupted.
+
+    Args:
+        config: The run's configuration.
+        devices: Devices for ``MirroredStrategy`` (e.g. two logical CPUs in tests); default
+            all GPUs if there are several.
+        verbose: ``model.fit`` verbosity (1: progress bar, 2: one line per epoch).
+
+    Returns:
+        ``(model, log)``: the model with the best validation weights, and the epoch log.
+
+    Raises:
+        ValueError: If the configuration is invalid.
+        SRKerasError: If the data is missing or the run directory holds another run.
+    """
+    config.validate()
+    run_dir = Path(config.out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _check_config(run_dir, config)
+    log_path, best_path, last_path = (
+        run_dir / "log.csv",
+        run_dir / "best.keras",
+        run_dir / "last.keras",
+    )
+    summary_path = run_dir / "summary.json"
+    if summary_path.is_file() and best_path.is_file():
+        print(f"run '{run_dir}' is already complete: loading {best_path}")
+        return keras.models.load_model(best_path), pd.read_csv(log_path)
+
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
+        tf.config.experimental.enable_op_determinism()
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+
+    train_data = data.training_dataset(
+        config.data,
+        config.scale,
+        config.patch_size,
+        config.batch_size,
+        split="train",
+        cache=config.cache,
+        seed=config.seed,
+    )
+    val_source = config.val_data or config.data
+    val_data = data.validation_dataset(
+        val_source, config.scale, split="valid", center_crop_size=config.val_center_crop
+    )
+
+    strategy = distribution_strategy(devices)
+    with strategy.scope():
+        model = models.build(config.model, config.scale, global_residual=config.global_residual)
+        compile_model(model, config)
+
+    backup_dir = run_dir / "backup"
+    log = _trim_log(log_path, _restored_epoch(backup_dir))
+    best_checkpoint = keras.callbacks.ModelCheckpoint(
+        best_path, monitor="val_psnr", mode="max", save_best_only=True
+    )
+    if "val_psnr" in log and len(log):
+        best_checkpoint.best = float(log["val_psnr"].max())
+    callbacks = [
+        EpochTimer(),
+        keras.callbacks.TerminateOnNaN(),
+        best_checkpoint,
+        keras.callbacks.ModelCheckpoint(last_path),
+        keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True),
+        keras.callbacks.CSVLogger(log_path, append=True),
+    ]
+    if config.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(run_dir / "tensorboard"))
+
+    start = time.perf_counter()
+    model.fit(
+        train_data,
+        epochs=config.epochs,
+        steps_per_epoch=config.steps_per_epoch,
+        validation_data=val_data,
+        callbacks=callbacks,
+        verbose=verbose,
+        shuffle=False,  # the tf.data stream shuffles
+    )
+    log = pd.read_csv(log_path)
+    if model.stop_training and len(log) < config.epochs:
+        raise SRKerasError(f"training stopped early (NaN loss?): see {log_path}")
+    best = log.loc[log["val_psnr"].idxmax()]
+    summary = {
+        "model": config.model,
+        "scale": config.scale,
+        "parameters": model.count_params(),
+        "epochs": int(len(log)),
+        "steps": int(len(log) * config.steps_per_epoch),
+        "best_epoch": int(best["epoch"]) + 1,
+        "best_val_psnr_y": float(best["val_psnr"]),
+        "train_seconds": float(log["seconds"].sum()),
+        "this_session_seconds": time.perf_counter() - start,
+        "devices": [device.name for device in tf.config.list_logical_devices()],
+        "machine": machine_description(),
+    }
+    atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
+    return keras.models.load_model(best_path), log
+
+
+def load_model(path: str | os.PathLike) -> keras.Model:
+    """Loads a ``.keras`` model saved by this project (custom layers are registered).
+
+    Raises:
+        SRKerasError: If the file is missing or not a Keras model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SRKerasError(f"weights file '{path}' does not exist")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except (ValueError, OSError) as error:
+        raise SRKerasError(f"{path}: not a loadable .keras model ({error})") from error
