@@ -24,7 +24,10 @@ def _scale(text: str) -> int:
 
 
 def _scales(text: str) -> list[int]:
-    return [_scale(part) for part in text.split(",") if part]
+    scales = [_scale(part) for part in text.split(",") if part.strip()]
+    if not scales:
+        raise argparse.ArgumentTypeError("give at least one scale, e.g. 2,3,4")
+    return scales
 
 
 def _names(values: list[str]) -> list[str]:
@@ -161,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    from sr_keras.train import LOSSES, SCHEDULES, TrainConfig
+    from sr_keras.config import LOSSES, SCHEDULES, TrainConfig
 
     defaults = TrainConfig()
     parser.add_argument("--model", required=True)
@@ -334,19 +337,22 @@ def _run_interpolate(args) -> int:
     from sr_keras.interpolation import interpolate
 
     single = len(args.inputs) == 1 and args.output.suffix != ""
-    failures = []
+    failures, targets = [], set()
     for path in args.inputs:
         try:
+            target = args.output if single else args.output / f"{path.stem}_x{args.scale}.png"
+            if target in targets:
+                raise SRKerasError(f"{path}: another input already wrote {target}; rename it")
+            targets.add(target)
             image = decode_raw(path)
             if image.dtype not in (np.uint8, np.uint16):
                 image = to_rgb_uint8(image, keep_alpha=True)
             upscaled = interpolate(image, args.scale, args.method)
             limit = np.iinfo(image.dtype).max
             result = np.clip(np.round(upscaled), 0, limit).astype(image.dtype)
-            target = args.output if single else args.output / f"{path.stem}_x{args.scale}.png"
             write_image(target, result)
             print(f"{path} -> {target} ({result.shape[1]}x{result.shape[0]}, {args.method})")
-        except SRKerasError as error:
+        except (SRKerasError, OSError) as error:
             failures.append(str(error))
     for message in failures:
         print(f"error: {message}", file=sys.stderr)

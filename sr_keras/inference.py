@@ -250,13 +250,18 @@ def upscale_files(
         function = model_function(load_model(name, scale, weights))
     written, errors = [], []
     out_dir = Path(out_dir)
+    targets = set()
     for path in tqdm(files, desc=f"upscale x{scale} {name}", unit="img", disable=not progress):
+        target = out_dir / f"{path.stem}_x{scale}.png"
         try:
+            if target in targets:
+                raise SRKerasError(f"{path}: another input already wrote {target}; rename it")
+            targets.add(target)
             image = decode_raw(path)
             if image.dtype not in (np.uint8, np.uint16):
                 raise SRKerasError(f"{path}: {image.dtype} images are not supported")
             result = upscale_image(function, image, scale, tile, overlap)
-            written.append(write_image(out_dir / f"{path.stem}_x{scale}.png", result))
-        except (SRKerasError, ValueError) as error:
+            written.append(write_image(target, result))
+        except (SRKerasError, ValueError, OSError) as error:
             errors.append(str(error))
     return written, errors

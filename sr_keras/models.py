@@ -139,10 +139,17 @@ def _residual_block(x, block: Block):
     return keras.layers.Add(name=block.name)([skip, x])
 
 
-def _apply_block(block: Block, x, outputs: dict, scale: int, channels: int, is_last: bool):
+def _apply_block(
+    block: Block, x, outputs: dict, scale: int, channels: int, is_last: bool, zero_init: bool
+):
     filters = channels if block.filters == IMAGE_CHANNELS else block.filters
-    # The output layers compute in float32 even under a mixed-precision policy.
-    dtype = {"dtype": "float32"} if is_last else {}
+    options = {}
+    if is_last:
+        # The output layers compute in float32 even under a mixed-precision policy.
+        options["dtype"] = "float32"
+    if is_last and zero_init:
+        # With a global residual the model starts as exact bicubic interpolation.
+        options["kernel_initializer"] = "zeros"
     if block.operation == "interpolation":
         return BicubicUpsample(scale, name=block.name)(x)
     if block.operation == "conv":
@@ -152,7 +159,7 @@ def _apply_block(block: Block, x, outputs: dict, scale: int, channels: int, is_l
             padding="same",
             activation=block.activation,
             name=block.name,
-            **dtype,
+            **options,
         )(x)
     if block.operation == "conv_transpose":
         return keras.layers.Conv2DTranspose(
@@ -188,7 +195,8 @@ def build_from_table(
         scale: Upscaling factor of the interpolation block.
         channels: Image channels (3 for RGB).
         global_residual: Add the interpolated input X1 to the output (the network learns the
-            residual; zero extra parameters).
+            residual; zero extra parameters). The last convolution then starts at zero, so the
+            untrained model is exactly its bicubic block.
         name: The model's name.
 
     Returns:
@@ -201,7 +209,7 @@ def build_from_table(
     x = inputs
     for index, block in enumerate(table):
         is_last = index == len(table) - 1
-        x = _apply_block(block, x, outputs, scale, channels, is_last and not pools)
+        x = _apply_block(block, x, outputs, scale, channels, is_last, global_residual)
         outputs[block.name] = x
         if block.operation == "interpolation" and pools:
             x = PadToMultiple(2**pools, name=f"{block.name}_pad")(x)

@@ -23,77 +23,10 @@ import pandas as pd
 import tensorflow as tf
 
 from sr_keras import data, models
+from sr_keras.config import LOSSES, SCHEDULES, TrainConfig  # noqa: F401 (re-exported)
 from sr_keras.images import SRKerasError
 from sr_keras.metrics import PSNR
 from sr_keras.utils import atomic_write_text, machine_description
-
-LOSSES = {"mse": "mean_squared_error", "l1": "mean_absolute_error"}
-SCHEDULES = ("cosine", "step", "constant")
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Everything that defines a training run.
-
-    Attributes:
-        model: A registered model name (see ``sr_keras.models.available_models()``).
-        scale: 2, 3 or 4.
-        data: Training source: ``"sample"``, a DIV2K root or a folder of HR images.
-        val_data: Validation source; ``None`` means the valid split of ``data`` (DIV2K,
-            sample) or, for a plain folder, the same folder.
-        out: The run directory.
-        epochs: Number of epochs.
-        steps_per_epoch: Batches per epoch.
-        batch_size: Patches per batch (over all devices).
-        patch_size: HR patch side.
-        learning_rate: Initial Adam learning rate.
-        schedule: ``cosine`` (decay to 1% over the run), ``step`` (halve at 50% and 75%) or
-            ``constant``.
-        loss: ``mse`` (as the deck) or ``l1``.
-        global_residual: Add the bicubic input to the output (see ``models.build``).
-        mixed_precision: ``mixed_float16`` compute (for GPUs).
-        seed: Makes a CPU run repeatable (weights, data order, crops).
-        cache: Cache decoded images in RAM (``True``) or in a file (a path).
-        val_center_crop: Validate on HR centre crops of this side instead of whole images.
-        tensorboard: Write TensorBoard logs to ``out/tensorboard``.
-    """
-
-    model: str = "srcnn"
-    scale: int = 4
-    data: str = "sample"
-    val_data: str | None = None
-    out: str = "runs/srcnn_x4"
-    epochs: int = 10
-    steps_per_epoch: int = 100
-    batch_size: int = 16
-    patch_size: int = 96
-    learning_rate: float = 1e-3
-    schedule: str = "cosine"
-    loss: str = "mse"
-    global_residual: bool = False
-    mixed_precision: bool = False
-    seed: int | None = None
-    cache: bool | str = True
-    val_center_crop: int | None = None
-    tensorboard: bool = False
-
-    def validate(self) -> None:
-        """Raises ``ValueError`` naming the first bad field."""
-        if self.model not in models.MODELS:
-            raise ValueError(
-                f"model must be one of {models.available_models()}, got {self.model!r}"
-            )
-        if self.scale not in models.SCALES:
-            raise ValueError(f"scale must be one of {models.SCALES}, got {self.scale!r}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {list(LOSSES)}, got {self.loss!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        for field in ("epochs", "steps_per_epoch", "batch_size"):
-            if getattr(self, field) < 1:
-                raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
 
 
 def learning_rate_schedule(config: TrainConfig):
@@ -130,6 +63,46 @@ class EpochTimer(keras.callbacks.Callback):
             logs["seconds"] = time.perf_counter() - self._start
             rate = self.model.optimizer.learning_rate
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
+
+
+class WholeImageValidation(keras.callbacks.Callback):
+    """Validates on whole images at the end of each epoch: ``val_loss`` and ``val_psnr``.
+
+    Images of different sizes go one at a time through a function traced once for unknown
+    height and width, on one device even under ``MirroredStrategy`` (a global batch of one
+    image cannot be split across replicas). Y-PSNR uses the benchmark border (``scale``).
+
+    Args:
+        dataset: ``(lr, hr)`` batches of one image, as from ``data.validation_dataset``.
+        scale: The scale (border shaved for PSNR).
+        loss: Keras loss name, reported as ``val_loss``.
+    """
+
+    def __init__(self, dataset: tf.data.Dataset, scale: int, loss: str):
+        super().__init__()
+        self.dataset = dataset
+        self.metric = PSNR(crop_border=scale, test_y_channel=True, max_val=1.0, name="val_psnr")
+        self.loss = keras.losses.get(loss)
+        self._predict = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._predict is None:
+            model = self.model
+
+            @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
+            def predict(batch):
+                return tf.cast(model(batch, training=False), tf.float32)
+
+            self._predict = predict
+        self.metric.reset_state()
+        losses = []
+        for lr, hr in self.dataset:
+            sr = self._predict(lr)
+            self.metric.update_state(hr, sr)
+            losses.append(float(tf.reduce_mean(self.loss(hr, sr))))
+        if logs is not None:
+            logs["val_loss"] = sum(losses) / len(losses)
+            logs["val_psnr"] = float(self.metric.result())
 
 
 def _restored_epoch(backup_dir: Path) -> int:
@@ -243,6 +216,7 @@ def train(
     if "val_psnr" in log and len(log):
         best_checkpoint.best = float(log["val_psnr"].max())
     callbacks = [
+        WholeImageValidation(val_data, config.scale, LOSSES[config.loss]),
         EpochTimer(),
         keras.callbacks.TerminateOnNaN(),
         best_checkpoint,
@@ -258,7 +232,6 @@ def train(
         train_data,
         epochs=config.epochs,
         steps_per_epoch=config.steps_per_epoch,
-        validation_data=val_data,
         callbacks=callbacks,
         verbose=verbose,
         shuffle=False,  # the tf.data stream shuffles
@@ -277,6 +250,7 @@ def train(
         "best_val_psnr_y": float(best["val_psnr"]),
         "train_seconds": float(log["seconds"].sum()),
         "this_session_seconds": time.perf_counter() - start,
+        "replicas": strategy.num_replicas_in_sync,
         "devices": [device.name for device in tf.config.list_logical_devices()],
         "machine": machine_description(),
     }

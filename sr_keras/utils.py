@@ -40,3 +40,25 @@ def machine_description() -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def update_markdown_section(path: str | os.PathLike, heading: str, body: str) -> Path:
+    """Replaces (or appends) the ``## heading`` section of a Markdown file, atomically.
+
+    Lets several benchmark scripts share one ``results/benchmarks.md``.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
+    lines = text.rstrip("\n").split("\n")
+    marker = f"## {heading}"
+    section = [marker, "", *body.rstrip("\n").split("\n")]
+    if marker in lines:
+        start = lines.index(marker)
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        trailing = [""] if end < len(lines) else []
+        lines = lines[:start] + section + trailing + lines[end:]
+    else:
+        lines = lines + ["", *section]
+    return atomic_write_text(path, "\n".join(lines) + "\n")

@@ -1,0 +1,75 @@
+"""Training configuration: a plain dataclass, importable without loading TensorFlow."""
+
+from __future__ import annotations
+
+import dataclasses
+
+LOSSES = {"mse": "mean_squared_error", "l1": "mean_absolute_error"}
+SCHEDULES = ("cosine", "step", "constant")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines a training run.
+
+    Attributes:
+        model: A registered model name (see ``sr_keras.models.available_models()``).
+        scale: 2, 3 or 4.
+        data: Training source: ``"sample"``, a DIV2K root or a folder of HR images.
+        val_data: Validation source; ``None`` means the valid split of ``data`` (DIV2K,
+            sample) or, for a plain folder, the same folder.
+        out: The run directory.
+        epochs: Number of epochs.
+        steps_per_epoch: Batches per epoch.
+        batch_size: Patches per batch (over all devices).
+        patch_size: HR patch side.
+        learning_rate: Initial Adam learning rate.
+        schedule: ``cosine`` (decay to 1% over the run), ``step`` (halve at 50% and 75%) or
+            ``constant``.
+        loss: ``mse`` (as the deck) or ``l1``.
+        global_residual: Add the bicubic input to the output (see ``models.build``).
+        mixed_precision: ``mixed_float16`` compute (for GPUs).
+        seed: Makes a CPU run repeatable (weights, data order, crops).
+        cache: Cache decoded images in RAM (``True``) or in a file (a path).
+        val_center_crop: Validate on HR centre crops of this side instead of whole images.
+        tensorboard: Write TensorBoard logs to ``out/tensorboard``.
+    """
+
+    model: str = "srcnn"
+    scale: int = 4
+    data: str = "sample"
+    val_data: str | None = None
+    out: str = "runs/srcnn_x4"
+    epochs: int = 10
+    steps_per_epoch: int = 100
+    batch_size: int = 16
+    patch_size: int = 96
+    learning_rate: float = 1e-3
+    schedule: str = "cosine"
+    loss: str = "mse"
+    global_residual: bool = False
+    mixed_precision: bool = False
+    seed: int | None = None
+    cache: bool | str = True
+    val_center_crop: int | None = None
+    tensorboard: bool = False
+
+    def validate(self) -> None:
+        """Raises ``ValueError`` naming the first bad field."""
+        from sr_keras import models
+
+        if self.model not in models.MODELS:
+            raise ValueError(
+                f"model must be one of {models.available_models()}, got {self.model!r}"
+            )
+        if self.scale not in models.SCALES:
+            raise ValueError(f"scale must be one of {models.SCALES}, got {self.scale!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {list(LOSSES)}, got {self.loss!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        for field in ("epochs", "steps_per_epoch", "batch_size"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")

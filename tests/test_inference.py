@@ -1,0 +1,153 @@
+"""Tiled inference, users' files (gray, RGBA, 16-bit, bad files) and shipped-weights lookup."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from sr_keras import cli, inference, models
+from sr_keras.images import SRKerasError, decode_raw, write_image
+from sr_keras.interpolation import interpolate
+
+
+@pytest.mark.parametrize(
+    ("name", "scale"),
+    [("srresnet_lite", 4), ("sr_autoencoder", 3), ("sr_autoencoder", 2), ("srcnn", 4)],
+)
+def test_tiled_equals_untiled(name, scale):
+    model = models.build(name, scale)  # random weights everywhere: the whole network matters
+    function = inference.model_function(model)
+    image = np.random.default_rng(0).random((45, 61, 3), dtype=np.float32)
+    whole = inference.predict_tiled(function, image, scale, tile=0)
+    tiled = inference.predict_tiled(function, image, scale, tile=16, overlap=24)
+    assert tiled.shape == whole.shape == (45 * scale, 61 * scale, 3)
+    assert np.abs(tiled - whole).max() <= 1 / 255
+
+
+def test_tiling_without_enough_overlap_shows_seams():
+    """The equality above is not vacuous: too little context changes pixels."""
+    model = models.build("srresnet_lite", 4)
+    function = inference.model_function(model)
+    image = np.random.default_rng(0).random((40, 40, 3), dtype=np.float32)
+    whole = inference.predict_tiled(function, image, 4, tile=0)
+    tiled = inference.predict_tiled(function, image, 4, tile=8, overlap=0)
+    assert np.abs(tiled - whole).max() > 1 / 255
+
+
+@pytest.fixture
+def srcnn_file(tmp_path):
+    path = tmp_path / "srcnn_x2.keras"
+    models.build("srcnn", 2, global_residual=True).save(path)
+    return path
+
+
+def test_upscale_keeps_gray_alpha_and_16_bit(tmp_path, srcnn_file):
+    rng = np.random.default_rng(1)
+    gray = rng.integers(0, 256, (20, 24), dtype=np.uint8)
+    rgba = rng.integers(0, 256, (20, 24, 4), dtype=np.uint8)
+    deep = rng.integers(0, 65536, (20, 24, 3), dtype=np.uint16)
+    folder = tmp_path / "in"
+    for name, image in {"gray": gray, "rgba": rgba, "deep": deep}.items():
+        write_image(folder / f"{name}.png", image)
+    written, errors = inference.upscale_files(
+        [folder], tmp_path / "out", "srcnn", 2, weights=srcnn_file, tile=8, progress=False
+    )
+    assert errors == [] and len(written) == 3
+    out_gray = decode_raw(tmp_path / "out" / "gray_x2.png")
+    out_rgba = decode_raw(tmp_path / "out" / "rgba_x2.png")
+    out_deep = decode_raw(tmp_path / "out" / "deep_x2.png")
+    assert out_gray.shape == (40, 48) and out_gray.dtype == np.uint8
+    assert out_rgba.shape == (40, 48, 4)
+    expected_alpha = np.clip(np.round(interpolate(rgba[:, :, 3] / 255.0, 2) * 255), 0, 255)
+    np.testing.assert_array_equal(out_rgba[:, :, 3], expected_alpha)
+    assert out_deep.shape == (40, 48, 3) and out_deep.dtype == np.uint16
+    assert out_deep.max() > 255  # really 16-bit, not 8-bit values in a 16-bit file
+    assert not list((tmp_path / "out").glob("*.tmp"))
+
+
+def test_bad_file_is_reported_and_the_others_written(tmp_path, srcnn_file, capsys):
+    folder = tmp_path / "in"
+    write_image(folder / "good.png", np.full((10, 12, 3), 128, np.uint8))
+    (folder / "broken.png").write_bytes(b"not a png")
+    status = cli.main(
+        [
+            "upscale",
+            str(folder),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            "srcnn",
+            "--scale",
+            "2",
+            "--weights",
+            str(srcnn_file),
+        ]
+    )
+    assert status == 1
+    assert (tmp_path / "out" / "good_x2.png").is_file()
+    assert not (tmp_path / "out" / "broken_x2.png").exists()
+    assert "broken.png" in capsys.readouterr().err
+
+
+def test_missing_shipped_weights_name_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setattr(inference, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(SRKerasError, match="sr-keras train --model srresnet"):
+        inference.load_model("srresnet", 4)
+
+
+def test_weights_of_another_scale_are_refused(srcnn_file):
+    with pytest.raises(SRKerasError, match="x2 model, not x4"):
+        inference.load_model("srcnn", 4, srcnn_file)
+
+
+def test_evaluate_a_model_with_weights(tmp_path, srcnn_file, capsys):
+    folder = tmp_path / "bench"
+    rng = np.random.default_rng(2)
+    for index in range(2):
+        write_image(folder / f"{index}.png", rng.integers(0, 256, (32, 40, 3), dtype=np.uint8))
+    report = tmp_path / "report"
+    status = cli.main(
+        [
+            "evaluate",
+            "--model",
+            "bicubic,srcnn",
+            "--weights",
+            str(srcnn_file),
+            "--dataset",
+            str(folder),
+            "--scale",
+            "2",
+            "--report",
+            str(report),
+        ]
+    )
+    assert status == 0
+    text = (tmp_path / "report.md").read_text()
+    assert "| srcnn" in text and "20483" in text and "Loss (MSE)" in text
+
+
+def test_srresnet_2040x1356_output_stays_under_3_gb(tmp_path):
+    """The issue's memory bound: a DIV2K-sized x4 output with the largest full-resolution model,
+    tiled (256 LR px, overlap 32), measured as the peak RSS of a fresh process (~1 min here)."""
+    script = textwrap.dedent(
+        """
+        import resource
+        import numpy as np
+        from sr_keras import inference, models
+        function = inference.model_function(models.build("srresnet", 4))
+        image = np.random.default_rng(0).random((339, 510, 3), dtype=np.float32)
+        out = inference.predict_tiled(function, image, 4, tile=256, overlap=32)
+        assert out.shape == (1356, 2040, 3), out.shape
+        print("PEAK_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    peak_mb = float(result.stdout.split("PEAK_MB")[1])
+    assert peak_mb < 3 * 1024, f"peak {peak_mb:.0f} MB"
