@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     verdict = "met" if ratio >= 10 else "NOT met"
     section = "\n".join(
         [
-            f"Data: `{Path(args.data).name}` ({args.data}), x{args.scale}, HR patch "
+            f"Data: `{os.path.relpath(args.data, ROOT)}`, x{args.scale}, HR patch "
             f"{args.patch_size} px, batch {args.batch_size}. Machine: {machine_description()}.",
             "Command: `python benchmarks/pipeline.py`.",
             "",

@@ -272,10 +272,7 @@ def _run_study(args) -> int:
 
     table = run_study(args.data or ["sample"], args.scales, args.out, split=args.split)
     print(format_table(table))
-    print(
-        f"\nwrote {args.out / 'baselines.md'}, {args.out / 'baselines.csv'} and figures in "
-        f"{args.out / 'figures'}"
-    )
+    print(f"\nwrote {args.out}/baselines_<dataset>.md and .csv, figures in {args.out}/figures")
     return 0
 
 

@@ -129,7 +129,7 @@ def format_table(table: pd.DataFrame, markdown: bool = False) -> str:
         if column in shown:
             shown[column] = shown[column].map(lambda v, d=digits: f"{v:.{d}f}")
     if markdown:
-        return shown.to_markdown(index=False)
+        return shown.to_markdown(index=False, disable_numparse=True)
     return shown.to_string(index=False)
 
 

@@ -62,3 +62,16 @@ def update_markdown_section(path: str | os.PathLike, heading: str, body: str) ->
     else:
         lines = lines + ["", *section]
     return atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def project_root() -> Path:
+    """The repository root (the folder holding ``sr_keras/``, ``results/``, ``notebooks/``).
+
+    Notebooks and scripts resolve paths from here, not from their working directory.
+    """
+    return Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """``../shared/data`` beside the repository (Set5, Set14, BSDS500), if this machine has it."""
+    return project_root().parent / "shared" / "data"

@@ -163,18 +163,18 @@ def test_study_writes_tables_and_figure(tiny_folder, tmp_path, capsys):
     out = tmp_path / "results"
     status = cli.main(["study", "--data", str(tiny_folder), "--scales", "4", "--out", str(out)])
     assert status == 0
-    table = pd.read_csv(out / "baselines.csv")
+    table = pd.read_csv(out / "baselines_tiny.csv")
     assert list(table.columns) == ["dataset", "scale", "method", *COLUMNS[1:]]
     assert list(table["method"]) == ["nearest", "bilinear", "bicubic", "bicubic_opencv"]
     assert set(table["dataset"]) == {"tiny"} and set(table["scale"]) == {4}
     assert table["psnr_y"].between(15, 45).all()
-    markdown = (out / "baselines.md").read_text()
+    markdown = (out / "baselines_tiny.md").read_text()
     assert markdown.startswith("# Interpolation baselines")
     assert "| dataset" in markdown and "bicubic_opencv" in markdown
     figure = read_image(out / "figures" / "baselines_tiny_x4.png")
     assert figure.shape[0] > 100 and figure.shape[1] > 300
     assert figure.std() > 10  # not a blank canvas
-    assert "baselines.md" in capsys.readouterr().out
+    assert "baselines_<dataset>.md" in capsys.readouterr().out
 
 
 def test_study_missing_source_exit_2(tmp_path, capsys):
@@ -183,4 +183,4 @@ def test_study_missing_source_exit_2(tmp_path, capsys):
     assert status == 2
     err = capsys.readouterr().err
     assert str(missing) in err and "Traceback" not in err
-    assert not (tmp_path / "baselines.csv").exists()
+    assert not list(tmp_path.glob("baselines*"))
