@@ -47,19 +47,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     study = commands.add_parser(
         "study",
-        help="run the study end to end (main job): tables and figures into results/",
-        description="Evaluate the interpolation baselines at each scale on one or more sources "
-        "and write tables (CSV, Markdown) and figures.",
+        help="run the study end to end (main job): baselines, the four models, comparison",
+        description="Evaluate the interpolation baselines at each scale, train the deck's four "
+        "models (deck version and global-residual variant), evaluate them with the standard "
+        "protocol and write tables and figures. Quick mode (default) trains a few steps on the "
+        "embedded sample (results under runs/quick/results); --full runs the real study "
+        "(results into --out).",
     )
+    study.add_argument(
+        "--full",
+        action="store_const",
+        const="full",
+        dest="mode",
+        help="the real study (also SR_KERAS_MODE=full); default: quick",
+    )
+    study.add_argument("--mode", choices=["quick", "full"], default=None, help=argparse.SUPPRESS)
     study.add_argument(
         "--data",
         action="append",
         default=None,
-        help="source: 'sample' (default; photos shipped with scikit-image), a DIV2K root or a "
-        "folder of HR images; repeat for several",
+        help="baseline sources: 'sample', a DIV2K root or a folder of HR images; repeat for "
+        "several (default: sample, plus Set5 and Set14 in full mode when present)",
     )
+    study.add_argument(
+        "--train-data",
+        default=None,
+        help="training source of the full mode: a DIV2K root or a folder of HR images "
+        "(default: SR_KERAS_DATA or ../shared/data/BSDS500)",
+    )
+    study.add_argument(
+        "--models",
+        default="srcnn,srresnet_lite,srresnet,sr_autoencoder",
+        help="comma-separated models to train",
+    )
+    study.add_argument("--baselines-only", action="store_true", help="skip the models")
     study.add_argument("--scales", type=_scales, default=[2, 3, 4], help="e.g. 2,3,4 (default)")
-    study.add_argument("--out", type=Path, default=Path("results"), help="output folder")
+    study.add_argument("--out", type=Path, default=Path("results"), help="results folder")
     study.add_argument("--split", default="valid", choices=["train", "valid"])
 
     evaluate = commands.add_parser(
@@ -270,9 +293,43 @@ def _run_study(args) -> int:
     from sr_keras.evaluate import format_table
     from sr_keras.study import run_study
 
-    table = run_study(args.data or ["sample"], args.scales, args.out, split=args.split)
+    settings = None
+    if not args.baselines_only or not args.data:
+        from sr_keras.experiment import study_settings
+
+        settings = study_settings(args.mode, data=args.train_data)
+        if not settings.quick:
+            settings.results_dir = args.out
+    sources = args.data or list(dict.fromkeys(["sample", *settings.benchmarks]))
+    table = run_study(sources, args.scales, args.out, split=args.split)
     print(format_table(table))
     print(f"\nwrote {args.out}/baselines_<dataset>.md and .csv, figures in {args.out}/figures")
+    if args.baselines_only:
+        return 0
+    from sr_keras import experiment
+
+    names = _names([args.models])
+    verbose = 1 if sys.stdout.isatty() else 2
+    for name in names:
+        for residual in (False, True):
+            print(
+                f"\ntraining {experiment.run_name(name, settings.scale, residual)} "
+                f"({settings.mode} mode, data: {settings.data})"
+            )
+            experiment.train_model(settings, name, residual, verbose=verbose)
+    trained = experiment.all_trained(settings)
+    comparison = experiment.evaluate_models(settings, trained)
+    experiment.write_table(
+        settings,
+        comparison,
+        "comparison",
+        f"# Comparison of the deck's models (x{settings.scale}, standard protocol)\n\n"
+        f"Produced by `sr-keras study{' --full' if not settings.quick else ''}`; training data: "
+        f"{settings.data}.",
+    )
+    experiment.save(settings, experiment.outputs_figure(settings, trained), "comparison.png")
+    print(comparison.to_string(index=False))
+    print(f"\nwrote {settings.results_dir}/comparison.md and figures in {settings.figures_dir}")
     return 0
 
 

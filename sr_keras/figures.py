@@ -103,3 +103,62 @@ def save_figure(figure: matplotlib.figure.Figure, path: str | os.PathLike, dpi: 
     figure.savefig(buffer, format=suffix, dpi=dpi, bbox_inches="tight")
     plt.close(figure)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def learning_curves(log, title: str | None = None) -> matplotlib.figure.Figure:
+    """Training loss and validation Y-PSNR per epoch, from a run's ``log.csv`` table.
+
+    Args:
+        log: DataFrame with ``epoch``, ``loss``, ``val_psnr`` (and optionally ``val_loss``).
+        title: Figure title.
+
+    Returns:
+        The figure (two panels).
+    """
+    figure, (loss_axis, psnr_axis) = plt.subplots(1, 2, figsize=(9, 3.2))
+    epochs = log["epoch"] + 1
+    loss_axis.plot(epochs, log["loss"], marker="o", label="training")
+    if "val_loss" in log:
+        loss_axis.plot(epochs, log["val_loss"], marker="o", label="validation")
+    loss_axis.set_xlabel("epoch")
+    loss_axis.set_ylabel("loss")
+    loss_axis.set_yscale("log")
+    loss_axis.legend()
+    psnr_axis.plot(epochs, log["val_psnr"], marker="o", color="tab:green")
+    psnr_axis.set_xlabel("epoch")
+    psnr_axis.set_ylabel("validation Y-PSNR (dB)")
+    for axis in (loss_axis, psnr_axis):
+        axis.grid(alpha=0.3)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def tradeoff_plot(table, x: str, y: str = "Y-PSNR", log_x: bool = True, title: str | None = None):
+    """A scatter of one comparison-table column against another, each point labelled.
+
+    Args:
+        table: DataFrame with a ``Name`` column and the ``x`` and ``y`` columns.
+        x: Column on the horizontal axis (e.g. ``"Parameters"``, ``"Time (s)"``).
+        y: Column on the vertical axis.
+        log_x: Logarithmic horizontal axis.
+        title: Figure title.
+
+    Returns:
+        The figure.
+    """
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    values = table[x].clip(lower=1) if log_x and x == "Parameters" else table[x]
+    axis.scatter(values, table[y])
+    for value, score, name in zip(values, table[y], table["Name"], strict=True):
+        axis.annotate(name, (value, score), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    if log_x:
+        axis.set_xscale("log")
+    axis.set_xlabel(x)
+    axis.set_ylabel(y)
+    axis.grid(alpha=0.3)
+    if title:
+        axis.set_title(title)
+    figure.tight_layout()
+    return figure

@@ -161,7 +161,18 @@ def test_evaluate_unknown_model_exit_2(tiny_folder, capsys):
 
 def test_study_writes_tables_and_figure(tiny_folder, tmp_path, capsys):
     out = tmp_path / "results"
-    status = cli.main(["study", "--data", str(tiny_folder), "--scales", "4", "--out", str(out)])
+    status = cli.main(
+        [
+            "study",
+            "--baselines-only",
+            "--data",
+            str(tiny_folder),
+            "--scales",
+            "4",
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 0
     table = pd.read_csv(out / "baselines_tiny.csv")
     assert list(table.columns) == ["dataset", "scale", "method", *COLUMNS[1:]]
@@ -179,8 +190,34 @@ def test_study_writes_tables_and_figure(tiny_folder, tmp_path, capsys):
 
 def test_study_missing_source_exit_2(tmp_path, capsys):
     missing = tmp_path / "nothing"
-    status = cli.main(["study", "--data", str(missing), "--scales", "4", "--out", str(tmp_path)])
+    status = cli.main(
+        [
+            "study",
+            "--baselines-only",
+            "--data",
+            str(missing),
+            "--scales",
+            "4",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert status == 2
     err = capsys.readouterr().err
     assert str(missing) in err and "Traceback" not in err
     assert not list(tmp_path.glob("baselines*"))
+
+
+def test_study_quick_mode_trains_and_compares(tmp_path, monkeypatch, capsys):
+    """The main job's quick mode end to end, for one model (CI runs all six notebooks too)."""
+    monkeypatch.setenv("SR_KERAS_RUNS", str(tmp_path / "runs"))
+    out = tmp_path / "results"
+    status = cli.main(["study", "--models", "srcnn", "--scales", "4", "--out", str(out)])
+    assert status == 0
+    quick_results = tmp_path / "runs" / "quick" / "results"
+    comparison = pd.read_csv(quick_results / "comparison.csv")
+    assert list(comparison["Name"]) == ["bicubic", "srcnn", "srcnn_gr"]
+    assert comparison.loc[0, "Parameters"] == 0 and comparison.loc[1, "Parameters"] == 20_483
+    assert (quick_results / "figures" / "comparison.png").is_file()
+    assert (out / "baselines_sample.csv").is_file()
+    assert not (out / "weights").exists()  # quick runs never touch the shipped weights

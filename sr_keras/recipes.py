@@ -1,0 +1,73 @@
+"""Training recipes of the study: what each model's full run uses, and the quick smoke-test run.
+
+The full recipes are for this project's CPU runs (2 cores): the deck's models upscale first and
+run every convolution at HR resolution, so the heavy ones train on smaller patches to get
+enough steps into their budget. ``QUICK`` is the same code path shrunk to seconds (nanoGPT's
+"quick" configuration idea): CI runs every notebook with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sr_keras.config import TrainConfig
+
+#: Per-model overrides of ``TrainConfig`` for the full study run at x4.
+RECIPES: dict[str, dict] = {
+    "srcnn": dict(epochs=20, steps_per_epoch=150, batch_size=16, patch_size=96, learning_rate=1e-3),
+    "srresnet_lite": dict(
+        epochs=20, steps_per_epoch=150, batch_size=16, patch_size=96, learning_rate=1e-3
+    ),
+    "srresnet": dict(
+        epochs=20, steps_per_epoch=50, batch_size=16, patch_size=48, learning_rate=1e-3
+    ),
+    "sr_autoencoder": dict(
+        epochs=20, steps_per_epoch=50, batch_size=16, patch_size=48, learning_rate=1e-3
+    ),
+}
+
+#: Shared by every full run: L1 loss, cosine decay, validation on whole images.
+COMMON = dict(loss="l1", schedule="cosine", seed=1)
+
+#: The quick run: a few steps on a few images, validation on centre crops.
+QUICK = dict(epochs=2, steps_per_epoch=3, batch_size=4, patch_size=48, val_center_crop=96, seed=1)
+
+
+def recipe(
+    model: str,
+    quick: bool,
+    data: str,
+    val_data: str | None,
+    out: str,
+    scale: int = 4,
+    global_residual: bool = False,
+) -> TrainConfig:
+    """The training configuration of one study run.
+
+    Args:
+        model: A registered model name.
+        quick: The smoke-test configuration instead of the full one.
+        data: Training source.
+        val_data: Validation source.
+        out: Run directory.
+        scale: The scale.
+        global_residual: The variant with the bicubic input added to the output.
+
+    Returns:
+        The ``TrainConfig``.
+
+    Raises:
+        ValueError: If the model has no recipe.
+    """
+    if model not in RECIPES:
+        raise ValueError(f"model must be one of {list(RECIPES)}, got {model!r}")
+    values = dict(QUICK) if quick else {**COMMON, **RECIPES[model]}
+    config = TrainConfig(
+        model=model,
+        scale=scale,
+        data=data,
+        val_data=val_data,
+        out=out,
+        global_residual=global_residual,
+    )
+    return dataclasses.replace(config, **values)

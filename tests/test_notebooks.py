@@ -1,0 +1,78 @@
+"""The six study notebooks run headless (``jupyter nbconvert --execute``) in quick mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_the_six_notebooks_are_there_and_thin():
+    names = [path.name for path in NOTEBOOKS]
+    assert names == [
+        "01_interpolation_baselines.ipynb",
+        "02_srcnn.ipynb",
+        "03_srresnet.ipynb",
+        "04_srresnet_lite.ipynb",
+        "05_sr_autoencoder.ipynb",
+        "06_comparison.ipynb",
+    ]
+    for path in NOTEBOOKS:
+        notebook = json.loads(path.read_text())
+        cells = notebook["cells"]
+        tagged = [cell for cell in cells if "parameters" in cell["metadata"].get("tags", [])]
+        assert len(tagged) == 1, f"{path.name}: one cell tagged 'parameters'"
+        assert len(cells) <= 20, f"{path.name}: {len(cells)} cells"
+        code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+        for forbidden in ("def ", "class ", "model.fit(", "Lambda("):
+            assert forbidden not in code, f"{path.name} defines {forbidden!r}: move it to sr_keras"
+        assert all(not cell.get("outputs") for cell in cells if cell["cell_type"] == "code"), (
+            f"{path.name} is committed with outputs"
+        )
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory):
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_notebook_executes_in_quick_mode(notebook, quick_runs, tmp_path):
+    environment = {**os.environ, "SR_KERAS_MODE": "quick", "SR_KERAS_RUNS": str(quick_runs)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--ExecutePreprocessor.timeout=900",
+            "--output-dir",
+            str(tmp_path),
+            str(notebook),
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=1200,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    executed = json.loads((tmp_path / notebook.name).read_text())
+    errors = [
+        output
+        for cell in executed["cells"]
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
+    assert not errors
+    figures = list((quick_runs / "quick" / "results" / "figures").glob("*.png"))
+    assert figures, "the notebook wrote no figure"
