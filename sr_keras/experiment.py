@@ -6,8 +6,9 @@ Two modes, one code path:
   validation images; everything goes under ``runs/quick/`` (not committed). CI runs this.
 * ``full``: the real study: each model's recipe (``sr_keras.recipes``) on the training data
   (``../shared/data/BSDS500`` here, ``SR_KERAS_DATA`` or ``--data`` elsewhere: a DIV2K root or
-  any folder), validated on Set5 (or the data's valid split), evaluated on Set5 and Set14; the
-  weights, logs, tables and figures go into ``results/``.
+  any folder), validated on DIV2K's valid split or else the sample's validation photos (never on
+  the benchmark sets), evaluated on Set5 and Set14; the weights, logs, tables and figures go
+  into ``results/``.
 
 Environment variables (read by notebooks): ``SR_KERAS_MODE`` (``quick``/``full``),
 ``SR_KERAS_DATA`` (training source for the full mode), ``SR_KERAS_RUNS`` (where runs go).
@@ -18,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 from pathlib import Path
 
 import keras
@@ -33,7 +33,13 @@ from sr_keras.images import SRKerasError
 from sr_keras.recipes import RECIPES, recipe
 from sr_keras.study import dataset_name
 from sr_keras.train import train
-from sr_keras.utils import atomic_write_text, machine_description, project_root, shared_data_dir
+from sr_keras.utils import (
+    atomic_write_bytes,
+    atomic_write_text,
+    machine_description,
+    project_root,
+    shared_data_dir,
+)
 
 MODES = ("quick", "full")
 
@@ -113,11 +119,12 @@ def study_settings(mode: str | None = None, data: str | None = None, scale: int 
                 "HR images) or set SR_KERAS_DATA"
             )
         data = str(shared / "BSDS500")
+    # Validation picks the best checkpoint, so it never uses the benchmark sets: DIV2K's valid
+    # split for DIV2K, else the sample's validation photos (astronaut, coffee).
+    val_data = None if is_div2k_root(data) else "sample"
     if (shared / "Set5").is_dir():
-        val_data = str(shared / "Set5")
         benchmarks = [str(shared / "Set5"), str(shared / "Set14")]
     else:
-        val_data = None if (is_div2k_root(data) or data == "sample") else data
         benchmarks = [data] if is_div2k_root(data) else ["sample"]
     return StudySettings(
         mode, scale, data, val_data, benchmarks, runs_dir, project_root() / "results"
@@ -155,11 +162,9 @@ def train_model(
     if not settings.quick:
         run_dir = Path(config.out)
         weights = settings.results_dir / "weights" / f"{name}.keras"
-        weights.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(run_dir / "best.keras", weights)
+        atomic_write_bytes(weights, (run_dir / "best.keras").read_bytes())
         logs = settings.results_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(run_dir / "log.csv", logs / f"{name}.csv")
+        atomic_write_bytes(logs / f"{name}.csv", (run_dir / "log.csv").read_bytes())
         record = {
             "config": json.loads((run_dir / "config.json").read_text()),
             "summary": json.loads((run_dir / "summary.json").read_text()),

@@ -132,7 +132,9 @@ def run_study(
     tables = []
     for source in sources:
         table = baseline_table(source, scales, split=split, progress=progress)
-        command = f"sr-keras study --data {source} --scales {','.join(map(str, scales))}"
+        command = (
+            f"sr-keras study --baselines-only --data {source} --scales {','.join(map(str, scales))}"
+        )
         write_baseline_results(table, out_dir, command)
         scale = max(scales)
         name = dataset_name(source)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -105,6 +106,35 @@ class WholeImageValidation(keras.callbacks.Callback):
             logs["val_psnr"] = float(self.metric.result())
 
 
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """Saves the whole model (``.keras``) at the end of epochs, via a temp file and a rename.
+
+    Keras' ``ModelCheckpoint`` writes the file in place, so a kill while saving leaves a
+    corrupt file; here the previous file stays intact until the new one is complete.
+
+    Args:
+        path: The ``.keras`` file.
+        monitor: Save only when this log value improves (``None``: every epoch).
+        best: The best value so far (e.g. from the log of a resumed run).
+    """
+
+    def __init__(self, path: Path, monitor: str | None = None, best: float = -float("inf")):
+        super().__init__()
+        self.path = Path(path)
+        self.monitor = monitor
+        self.best = best
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.monitor is not None:
+            value = (logs or {}).get(self.monitor)
+            if value is None or not value > self.best:
+                return
+            self.best = value
+        temporary = self.path.with_name(f".{self.path.stem}.tmp.keras")
+        self.model.save(temporary, overwrite=True)
+        os.replace(temporary, self.path)
+
+
 def _restored_epoch(backup_dir: Path) -> int:
     """The epoch ``BackupAndRestore`` will resume at (0 when there is no backup)."""
     metadata = backup_dir / "training_metadata.json"
@@ -186,8 +216,6 @@ def train(
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
         tf.config.experimental.enable_op_determinism()
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
 
     train_data = data.training_dataset(
         config.data,
@@ -204,25 +232,32 @@ def train(
     )
 
     strategy = distribution_strategy(devices)
-    with strategy.scope():
-        model = models.build(config.model, config.scale, global_residual=config.global_residual)
-        compile_model(model, config)
+    previous_policy = keras.mixed_precision.global_policy()
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        with strategy.scope():
+            model = models.build(config.model, config.scale, global_residual=config.global_residual)
+            compile_model(model, config)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
 
     backup_dir = run_dir / "backup"
     log = _trim_log(log_path, _restored_epoch(backup_dir))
-    best_checkpoint = keras.callbacks.ModelCheckpoint(
-        best_path, monitor="val_psnr", mode="max", save_best_only=True
-    )
-    if "val_psnr" in log and len(log):
-        best_checkpoint.best = float(log["val_psnr"].max())
+    best = float(log["val_psnr"].max()) if "val_psnr" in log and len(log) else -float("inf")
+    # Order matters for a kill between two callbacks: the log row is written before the
+    # backup, so a kill between them repeats that epoch (its row is trimmed) rather than
+    # losing its row. The backup is removed only once summary.json exists.
     callbacks = [
         WholeImageValidation(val_data, config.scale, LOSSES[config.loss]),
         EpochTimer(),
         keras.callbacks.TerminateOnNaN(),
-        best_checkpoint,
-        keras.callbacks.ModelCheckpoint(last_path),
-        keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True),
+        AtomicCheckpoint(best_path, monitor="val_psnr", best=best),
+        AtomicCheckpoint(last_path),
         keras.callbacks.CSVLogger(log_path, append=True),
+        keras.callbacks.BackupAndRestore(
+            backup_dir, double_checkpoint=True, delete_checkpoint=False
+        ),
     ]
     if config.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(run_dir / "tensorboard"))
@@ -237,8 +272,12 @@ def train(
         shuffle=False,  # the tf.data stream shuffles
     )
     log = pd.read_csv(log_path)
-    if model.stop_training and len(log) < config.epochs:
-        raise SRKerasError(f"training stopped early (NaN loss?): see {log_path}")
+    if len(log) < config.epochs:
+        reason = "the loss became NaN" if model.stop_training else "the training data ran out"
+        raise SRKerasError(
+            f"training stopped after {len(log)} of {config.epochs} epochs: {reason} "
+            f"(see {log_path} and the warnings above: were all training images skipped?)"
+        )
     best = log.loc[log["val_psnr"].idxmax()]
     summary = {
         "model": config.model,
@@ -255,6 +294,7 @@ def train(
         "machine": machine_description(),
     }
     atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
+    shutil.rmtree(backup_dir, ignore_errors=True)
     return keras.models.load_model(best_path), log
 
 
