@@ -150,7 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upscale.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
     upscale.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    upscale.add_argument("--model", default="srresnet")
+    upscale.add_argument(
+        "--model",
+        default=None,
+        help="a model (srcnn, srresnet, srresnet_lite, sr_autoencoder; suffix _gr for the "
+        "global-residual variant) or a baseline; default: the shipped model with the best "
+        "Set5 Y-PSNR",
+    )
     upscale.add_argument("--scale", type=_scale, default=4)
     upscale.add_argument("--weights", type=Path, default=None)
     upscale.add_argument(
@@ -269,12 +275,15 @@ def _run_summary(args) -> int:
 
 
 def _run_upscale(args) -> int:
-    from sr_keras.inference import upscale_files
+    from sr_keras.inference import default_model, upscale_files
 
+    model = args.model or default_model(args.scale)
+    if args.model is None:
+        print(f"model: {model} (x{args.scale})")
     written, errors = upscale_files(
         args.inputs,
         args.output,
-        args.model,
+        model,
         args.scale,
         weights=args.weights,
         tile=args.tile,
@@ -346,22 +355,31 @@ def _run_evaluate(args) -> int:
         raise ValueError(
             f"--weights was given {len(args.weights)} times for {len(trained)} trained models"
         )
-    weights = dict(zip(trained, args.weights, strict=False))  # missing: shipped weights
-    tables, parameters = {}, {}
+    # Pair weights with the trained models in order; a model named twice gets labels from its
+    # weights files so both rows stay in the table.
+    weights = list(args.weights) + [None] * (len(trained) - len(args.weights))
+    runs, trained_index = [], 0
     for model in models:
-        predict, parameters[model] = predictor(
-            model, args.scale, weights.get(model), tile=args.tile
-        )
+        path = None
+        if model not in BASELINES:
+            path, trained_index = weights[trained_index], trained_index + 1
+        label = model
+        if models.count(model) > 1:
+            label = f"{model} ({Path(path).stem if path else len(runs) + 1})"
+        runs.append((label, model, path))
+    tables, parameters = {}, {}
+    for label, model, path in runs:
+        predict, parameters[label] = predictor(model, args.scale, path, tile=args.tile)
         table = evaluate(
             predict,
             args.dataset,
             args.scale,
             split=args.split,
             crop_border=args.crop_border,
-            description=model,
+            description=label,
         )
-        tables[model] = table
-        print(f"\n{model}, x{args.scale}, {args.dataset}, {parameters[model]:,} parameters")
+        tables[label] = table
+        print(f"\n{label}, x{args.scale}, {args.dataset}, {parameters[label]:,} parameters")
         print(format_table(table, markdown=args.markdown))
     summary = comparison_table(tables, parameters)
     if len(models) > 1:
@@ -369,12 +387,12 @@ def _run_evaluate(args) -> int:
         print(summary.to_markdown(index=False) if args.markdown else summary.to_string(index=False))
     if args.csv:
         if len(models) == 1:
-            combined = tables[models[0]]
+            combined = next(iter(tables.values()))
         else:
             combined = pd.concat(
                 [table.assign(model=name) for name, table in tables.items()], ignore_index=True
             )
-            combined = combined[["model", *tables[models[0]].columns]]
+            combined = combined[["model", *next(iter(tables.values())).columns]]
         write_csv(combined, args.csv)
         print(f"\nwrote {args.csv}")
     if args.report:
@@ -438,12 +456,20 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return COMMANDS[args.command](args)
-    except (SRKerasError, ValueError, FileNotFoundError) as error:
+    except (SRKerasError, ValueError, OSError) as error:
         print(f"sr-keras {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # TensorFlow's runtime errors (out of memory...) without a trace
+        if not type(error).__module__.startswith("tensorflow"):
+            raise
+        message = getattr(error, "message", str(error)).strip().splitlines()[0]
+        print(f"sr-keras {args.command}: TensorFlow error: {message}", file=sys.stderr)
+        if args.command == "upscale":
+            print("try a smaller --tile", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

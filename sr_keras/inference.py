@@ -32,29 +32,79 @@ def default_weights_path(name: str, scale: int) -> Path:
     return WEIGHTS_DIR / f"{name}_x{scale}.keras"
 
 
+def _architecture(name: str) -> tuple[str, bool]:
+    """``srcnn_gr`` -> ``("srcnn", True)``: the registered model and the global-residual flag."""
+    residual = name.endswith("_gr")
+    architecture = name[: -len("_gr")] if residual else name
+    if architecture not in models.MODELS:
+        raise ValueError(
+            f"model must be one of {models.available_models()} (optionally with the suffix "
+            f"_gr for the global-residual variant), got {name!r}"
+        )
+    return architecture, residual
+
+
+def shipped_models(scale: int) -> list[str]:
+    """The model names (``srcnn``, ``srcnn_gr``...) with shipped weights for a scale."""
+    suffix = f"_x{scale}.keras"
+    return sorted(path.name[: -len(suffix)] for path in WEIGHTS_DIR.glob(f"*{suffix}"))
+
+
+def default_model(scale: int) -> str:
+    """The shipped model with the best Set5 Y-PSNR in ``results/comparison.csv``.
+
+    Args:
+        scale: The scale.
+
+    Returns:
+        A model name; ``srresnet`` when nothing is shipped for this scale.
+    """
+    shipped = shipped_models(scale)
+    if not shipped:
+        return "srresnet"
+    table_path = WEIGHTS_DIR.parent / "comparison.csv"
+    if table_path.is_file():
+        import pandas as pd
+
+        table = pd.read_csv(table_path)
+        table = table[(table["Dataset"] == "Set5") & table["Name"].isin(shipped)]
+        if len(table):
+            return str(table.loc[table["Y-PSNR"].idxmax(), "Name"])
+    return shipped[-1]
+
+
 def load_model(name: str, scale: int, weights: str | os.PathLike | None = None) -> keras.Model:
     """Loads a trained model: ``weights`` if given, else the project's shipped weights.
 
-    ``weights`` may be a whole ``.keras`` model or a ``.weights.h5`` file for ``build(name)``.
+    Args:
+        name: A registered model, optionally with ``_gr`` (the global-residual variant).
+        scale: The scale the weights must have.
+        weights: A whole ``.keras`` model or a ``.weights.h5`` file for ``build(name)``;
+            default ``results/weights/<name>_x<scale>.keras``.
+
+    Returns:
+        The model.
 
     Raises:
         SRKerasError: If the file is missing or does not fit the model.
         ValueError: If ``name`` is not a registered model.
     """
-    if name not in models.MODELS:
-        raise ValueError(f"model must be one of {models.available_models()}, got {name!r}")
+    architecture, residual = _architecture(name)
     path = Path(weights) if weights else default_weights_path(name, scale)
     if not path.is_file():
         if weights:
             raise SRKerasError(f"weights file '{path}' does not exist")
+        shipped = ", ".join(shipped_models(scale)) or "none"
         raise SRKerasError(
-            f"no shipped weights for {name} x{scale} (looked for '{path}'): train it with "
-            f"`sr-keras train --model {name} --scale {scale} --out runs/{name}_x{scale}` and "
-            f"pass --weights runs/{name}_x{scale}/best.keras"
+            f"no shipped weights for {name} x{scale} (looked for '{path}'; shipped for "
+            f"x{scale}: {shipped}): train it with `sr-keras train --model {architecture} "
+            f"--scale {scale} --out runs/{name}_x{scale}"
+            f"{' --global-residual' if residual else ''}` and pass "
+            f"--weights runs/{name}_x{scale}/best.keras"
         )
     try:
         if path.name.endswith(".weights.h5"):
-            model = models.build(name, scale)
+            model = models.build(architecture, scale, global_residual=residual)
             model.load_weights(path)
         else:
             model = keras.models.load_model(path, compile=False)
@@ -67,8 +117,15 @@ def load_model(name: str, scale: int, weights: str | os.PathLike | None = None) 
 
 
 def model_function(model: keras.Model) -> ArrayFunction:
-    """A compiled function ``(1, h, w, C) float32 [0, 1] -> (1, s*h, s*w, C)``, traced once
-    for all image sizes."""
+    """Wraps a model in a ``tf.function`` traced once for every image size.
+
+    Args:
+        model: An SR model.
+
+    Returns:
+        A function from a ``(1, h, w, C)`` float32 array in ``[0, 1]`` to the
+        ``(1, s*h, s*w, C)`` NumPy output.
+    """
     channels = model.input_shape[-1]
 
     @tf.function(input_signature=[tf.TensorSpec([1, None, None, channels], tf.float32)])
@@ -134,9 +191,21 @@ def predictor(
     tile: int = 0,
     overlap: int = 32,
 ) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
-    """An evaluation function ``lr uint8 HxWx3 -> sr float 0..255`` and its parameter count.
+    """The evaluation function of a baseline or a trained model.
 
-    ``name`` is an interpolation baseline (0 parameters) or a registered model.
+    Args:
+        name: An interpolation baseline or a registered model.
+        scale: The scale.
+        weights: Weights of a model; default the shipped ones.
+        tile: LR tile side for models (0: whole images).
+        overlap: LR context per tile side.
+
+    Returns:
+        ``(predict, parameters)``: ``predict`` maps an LR uint8 ``HxWx3`` array to the SR
+        image as floats in ``0..255``; ``parameters`` is 0 for baselines.
+
+    Raises:
+        SRKerasError: If the model's weights cannot be found or loaded.
     """
     if name in BASELINES:
         return baseline_predictor(name, scale), 0
@@ -192,21 +261,28 @@ def upscale_image(
     return result[:, :, 0] if image.ndim == 2 else result
 
 
-def collect_inputs(inputs: list[str | os.PathLike]) -> list[Path]:
+def collect_inputs(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[str]]:
     """Expands files and folders (searched recursively) into a list of image files.
 
-    Raises:
-        SRKerasError: If an input does not exist or a folder holds no image.
+    Args:
+        inputs: Image files and folders.
+
+    Returns:
+        ``(files, errors)``: the files found, and a message for each input that does not
+        exist or is a folder without images.
     """
-    files = []
+    files, errors = [], []
     for item in map(Path, inputs):
-        if item.is_dir():
-            files.extend(list_images(item, what="input folder"))
-        elif item.exists():
-            files.append(item)
-        else:
-            raise SRKerasError(f"input '{item}' does not exist")
-    return files
+        try:
+            if item.is_dir():
+                files.extend(list_images(item, what="input folder"))
+            elif item.exists():
+                files.append(item)
+            else:
+                raise SRKerasError(f"input '{item}' does not exist")
+        except SRKerasError as error:
+            errors.append(str(error))
+    return files, errors
 
 
 def upscale_files(
@@ -239,7 +315,7 @@ def upscale_files(
     """
     from tqdm.auto import tqdm
 
-    files = collect_inputs(inputs)
+    files, errors = collect_inputs(inputs)
     if name in BASELINES:
         baseline = baseline_predictor(name, scale)
 
@@ -248,7 +324,7 @@ def upscale_files(
 
     else:
         function = model_function(load_model(name, scale, weights))
-    written, errors = [], []
+    written = []
     out_dir = Path(out_dir)
     targets = set()
     for path in tqdm(files, desc=f"upscale x{scale} {name}", unit="img", disable=not progress):
@@ -262,6 +338,7 @@ def upscale_files(
                 raise SRKerasError(f"{path}: {image.dtype} images are not supported")
             result = upscale_image(function, image, scale, tile, overlap)
             written.append(write_image(target, result))
-        except (SRKerasError, ValueError, OSError) as error:
-            errors.append(str(error))
+        except (SRKerasError, ValueError, OSError, tf.errors.OpError) as error:
+            message = getattr(error, "message", str(error)).strip().splitlines()[0]
+            errors.append(message if str(path) in message else f"{path}: {message}")
     return written, errors

@@ -102,14 +102,38 @@ def psnr(img1, img2, crop_border: int = 0, test_y_channel: bool = False, max_val
 def ssim(img1, img2, crop_border: int = 0, test_y_channel: bool = False, max_val: float = 255.0):
     """Structural similarity (Wang et al. 2004) via ``tf.image.ssim``, mean over channels.
 
-    Args and Returns as :func:`psnr`; images must be at least 11x11 after the shave.
+    Args:
+        img1: ``HxWxC`` image (at least 11x11 after the shave), or a batch ``NxHxWxC``.
+        img2: Image(s) of the same shape.
+        crop_border: Pixels shaved from each side first.
+        test_y_channel: Measure on the Y channel (BT.601) instead of RGB.
+        max_val: The value of white.
+
+    Returns:
+        A Python float for one image, a float32 array for a batch.
+
+    Raises:
+        ValueError: If the shapes differ.
     """
     a, b = prepare_for_metric(img1, img2, crop_border, test_y_channel, max_val)
     return _to_python(_ssim_values(a, b, max_val))
 
 
 def mse(img1, img2, crop_border: int = 0, test_y_channel: bool = False):
-    """Mean squared error over all pixels and channels, in the images' own units."""
+    """Mean squared error over all pixels and channels, in the images' own units.
+
+    Args:
+        img1: ``HxWxC`` image, or a batch.
+        img2: Image(s) of the same shape.
+        crop_border: Pixels shaved from each side first.
+        test_y_channel: Measure on the Y channel instead of RGB.
+
+    Returns:
+        A Python float for one image, an array for a batch.
+
+    Raises:
+        ValueError: If the shapes differ.
+    """
     a, b = prepare_for_metric(img1, img2, crop_border, test_y_channel)
     return _to_python(tf.reduce_mean(tf.math.squared_difference(a, b), axis=[-3, -2, -1]))
 

@@ -31,7 +31,14 @@ from sr_keras.utils import atomic_write_text, machine_description
 
 
 def learning_rate_schedule(config: TrainConfig):
-    """The learning rate as a function of the step, from the configuration."""
+    """The learning rate as a function of the training step.
+
+    Args:
+        config: Its ``schedule``, ``learning_rate``, ``epochs`` and ``steps_per_epoch``.
+
+    Returns:
+        A Keras learning-rate schedule, or a float for ``constant``.
+    """
     total = config.epochs * config.steps_per_epoch
     if config.schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(config.learning_rate, total, alpha=0.01)
@@ -43,8 +50,16 @@ def learning_rate_schedule(config: TrainConfig):
 
 
 def distribution_strategy(devices: list[str] | None = None) -> tf.distribute.Strategy:
-    """``MirroredStrategy`` over ``devices`` or over all GPUs when there are several, else the
-    default strategy (one GPU if present, else the CPU)."""
+    """The ``tf.distribute`` strategy to train under.
+
+    Args:
+        devices: Device names for ``MirroredStrategy`` (e.g. two logical CPUs); default all
+            GPUs when there are several.
+
+    Returns:
+        ``MirroredStrategy`` for several devices, else the default strategy (one GPU if
+        present, else the CPU).
+    """
     if devices:
         return tf.distribute.MirroredStrategy(devices)
     gpus = tf.config.list_logical_devices("GPU")
@@ -172,7 +187,15 @@ def _check_config(run_dir: Path, config: TrainConfig) -> None:
 
 
 def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
-    """Compiles a model with the configuration's loss, Adam schedule and Y-PSNR metric."""
+    """Compiles a model for training.
+
+    Args:
+        model: The model.
+        config: Its ``loss`` and learning-rate settings.
+
+    Returns:
+        The same model, compiled with Adam, the loss and the Y-PSNR metric.
+    """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate_schedule(config)),
         loss=LOSSES[config.loss],
@@ -296,18 +319,3 @@ def train(
     atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
     shutil.rmtree(backup_dir, ignore_errors=True)
     return keras.models.load_model(best_path), log
-
-
-def load_model(path: str | os.PathLike) -> keras.Model:
-    """Loads a ``.keras`` model saved by this project (custom layers are registered).
-
-    Raises:
-        SRKerasError: If the file is missing or not a Keras model.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise SRKerasError(f"weights file '{path}' does not exist")
-    try:
-        return keras.models.load_model(path, compile=False)
-    except (ValueError, OSError) as error:
-        raise SRKerasError(f"{path}: not a loadable .keras model ({error})") from error

@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sr_keras import cli, inference, models
@@ -151,3 +152,77 @@ def test_srresnet_2040x1356_output_stays_under_3_gb(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     peak_mb = float(result.stdout.split("PEAK_MB")[1])
     assert peak_mb < 3 * 1024, f"peak {peak_mb:.0f} MB"
+
+
+def test_missing_input_is_reported_and_the_others_written(tmp_path, srcnn_file):
+    image = tmp_path / "good.png"
+    write_image(image, np.full((10, 12, 3), 128, np.uint8))
+    written, errors = inference.upscale_files(
+        [tmp_path / "missing.png", image],
+        tmp_path / "out",
+        "srcnn",
+        2,
+        weights=srcnn_file,
+        progress=False,
+    )
+    assert [path.name for path in written] == ["good_x2.png"]
+    assert len(errors) == 1 and "missing.png" in errors[0]
+
+
+def test_the_same_model_twice_gives_two_rows(tmp_path, srcnn_file, capsys):
+    folder = tmp_path / "bench"
+    write_image(
+        folder / "a.png", np.random.default_rng(3).integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    )
+    other = tmp_path / "other.keras"
+    models.build("srcnn", 2).save(other)
+    report = tmp_path / "report"
+    status = cli.main(
+        [
+            "evaluate",
+            "--model",
+            "srcnn,srcnn",
+            "--weights",
+            str(srcnn_file),
+            "--weights",
+            str(other),
+            "--dataset",
+            str(folder),
+            "--scale",
+            "2",
+            "--report",
+            str(report),
+        ]
+    )
+    assert status == 0
+    names = list(pd.read_csv(tmp_path / "report.csv")["Name"])
+    assert names == ["srcnn (srcnn_x2)", "srcnn (other)"]
+
+
+def test_interpolate_is_a_top_level_function():
+    import sr_keras
+
+    out = sr_keras.interpolate(np.array([[10.0, 20.0], [30.0, 40.0]]), 2, method="bilinear")
+    assert out[0, 1] == 12.5
+
+
+def test_default_model_is_the_best_shipped_one_on_set5(tmp_path, monkeypatch):
+    weights = tmp_path / "weights"
+    monkeypatch.setattr(inference, "WEIGHTS_DIR", weights)
+    assert inference.default_model(4) == "srresnet"  # nothing shipped
+    weights.mkdir()
+    models.build("srcnn", 4).save(weights / "srcnn_x4.keras")
+    models.build("srcnn", 4, global_residual=True).save(weights / "srcnn_gr_x4.keras")
+    assert inference.shipped_models(4) == ["srcnn", "srcnn_gr"]
+    pd.DataFrame(
+        {
+            "Dataset": ["Set5", "Set5", "Set5", "Set14"],
+            "Name": ["bicubic", "srcnn", "srcnn_gr", "srcnn"],
+            "Y-PSNR": [28.4, 28.0, 29.1, 99.0],
+        }
+    ).to_csv(tmp_path / "comparison.csv", index=False)
+    assert inference.default_model(4) == "srcnn_gr"
+    loaded = inference.load_model("srcnn_gr", 4)
+    assert loaded.get_layer("global_residual") is not None
+    with pytest.raises(ValueError, match="_gr"):
+        inference.load_model("vdsr_gr", 4)

@@ -18,7 +18,7 @@ import pytest
 
 from sr_keras import models
 from sr_keras.images import SRKerasError
-from sr_keras.train import TrainConfig, train
+from sr_keras.train import TrainConfig, learning_rate_schedule, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,6 +90,15 @@ def test_bad_config_names_the_field(tmp_path):
         train(tiny_config(tmp_path / "run", steps_per_epoch=0))
 
 
+def test_mixed_precision_training_runs_and_restores_the_policy(tmp_path):
+    _, log = train(tiny_config(tmp_path / "run", epochs=1, mixed_precision=True), verbose=0)
+    assert np.isfinite(log["loss"]).all()
+    assert keras.mixed_precision.global_policy().name == "float32"
+    saved = keras.models.load_model(tmp_path / "run" / "best.keras")
+    assert saved.get_layer("X2").compute_dtype == "float16"
+    assert saved.output.dtype == "float32"
+
+
 def test_mixed_precision_keeps_float32_outputs():
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
@@ -155,6 +164,12 @@ def test_sigkill_then_rerun_resumes_without_losing_or_repeating_epochs(tmp_path)
     assert list(log["epoch"]) == [0, 1, 2, 3, 4]
     output = rerun.stdout + rerun.stderr
     assert "Epoch 1/5" not in output  # finished epochs are not run again
+    # The optimizer's step (hence the learning-rate schedule) was restored too: the rate
+    # logged after each epoch is the schedule's value at that epoch's last step.
+    config = TrainConfig(**json.loads((out / "config.json").read_text()))
+    schedule = learning_rate_schedule(config)
+    expected = [float(schedule((epoch + 1) * config.steps_per_epoch)) for epoch in range(5)]
+    np.testing.assert_allclose(log["learning_rate"], expected, rtol=1e-5)
     assert f"Epoch {finished + 1}/5" in output
     assert (out / "summary.json").is_file() and not (out / "backup").exists()
 
@@ -166,7 +181,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from sr_keras.train import TrainConfig, train
+        from sr_keras.train import TrainConfig, learning_rate_schedule, train
         config = TrainConfig(model="srresnet_lite", data="sample", out={str(tmp_path / "run")!r},
                              epochs=1, steps_per_epoch=2, batch_size=4, patch_size=48,
                              val_center_crop=96, seed=1)
