@@ -9,6 +9,7 @@ message and exit with status 2 instead of a traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -452,6 +453,9 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit status (0 ok, 1 some files failed, 2 bad input)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # TensorFlow's Python warnings (e.g. "triggered tf.function retracing" when several models
+    # are traced in one run) are noise for command-line users.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     from sr_keras.images import SRKerasError
 
     try:

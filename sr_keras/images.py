@@ -73,7 +73,11 @@ def decode_raw(path: str | os.PathLike) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
         raise ImageReadError(f"{path}: cannot read ({error.strerror})") from error
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    # JPEGs carry no alpha: decode them with the EXIF orientation applied (phone photos);
+    # other formats keep every channel and bit depth (IMREAD_UNCHANGED ignores EXIF).
+    is_jpeg = data[:2].tobytes() == b"\xff\xd8"
+    flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR if is_jpeg else cv2.IMREAD_UNCHANGED
+    image = cv2.imdecode(data, flags) if data.size else None
     if image is None:
         raise ImageReadError(
             f"{path}: not a readable image (corrupt or unsupported format); "

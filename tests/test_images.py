@@ -158,3 +158,21 @@ def test_atomic_write_text(tmp_path):
     utils.atomic_write_text(path, "new")
     assert path.read_text() == "new"
     assert os.listdir(path.parent) == ["t.csv"]
+
+
+def test_jpeg_exif_orientation_is_applied(tmp_path):
+    """A phone photo stored sideways with EXIF orientation 6 reads upright."""
+    from PIL import Image as PILImage
+
+    from sr_keras.images import read_image
+
+    stored = np.zeros((20, 40, 3), np.uint8)
+    stored[:, :20] = 255  # left half white as stored
+    path = tmp_path / "phone.jpg"
+    image = PILImage.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    image.save(path, exif=exif, quality=95)
+    upright = read_image(path)
+    assert upright.shape == (40, 20, 3)
+    assert upright[:20].mean() > 200 and upright[20:].mean() < 50  # white half now on top
