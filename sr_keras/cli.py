@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         action="append",
         required=True,
-        help="a model (srcnn, srresnet, srresnet_lite, sr_autoencoder) or a baseline "
+        help="a model (srcnn, srresnet, srresnet_lite, sr_autoencoder, espcn, edsr_baseline; "
+        "suffix _gr for the global-residual variant) or a baseline "
         "(nearest, bilinear, bicubic = MATLAB a=-0.5, bicubic_opencv = a=-0.75); repeat or "
         "comma-separate for a comparison table",
     )
@@ -154,9 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     upscale.add_argument(
         "--model",
         default=None,
-        help="a model (srcnn, srresnet, srresnet_lite, sr_autoencoder; suffix _gr for the "
-        "global-residual variant) or a baseline; default: the shipped model with the best "
-        "Set5 Y-PSNR",
+        help="a model (srcnn, srresnet, srresnet_lite, sr_autoencoder, espcn, edsr_baseline; "
+        "suffix _gr for the global-residual variant) or a baseline; default: the shipped model "
+        "with the best Set5 Y-PSNR",
     )
     upscale.add_argument("--scale", type=_scale, default=4)
     upscale.add_argument("--weights", type=Path, default=None)

@@ -94,3 +94,60 @@ class CropToMatch(keras.layers.Layer):
     def compute_output_shape(self, input_shapes):
         tensor_shape, reference_shape = input_shapes
         return (tensor_shape[0], reference_shape[1], reference_shape[2], tensor_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="sr_keras")
+class PixelShuffle(keras.layers.Layer):
+    """Sub-pixel convolution's rearrangement (Shi et al., CVPR 2016), built on ``keras.ops``.
+
+    ``(N, H, W, C*s*s) -> (N, s*H, s*W, C)``, the same channel order as
+    ``tf.nn.depth_to_space``: channel ``(dy*s + dx)*C + c`` goes to pixel ``(dy, dx)``.
+
+    Args:
+        scale: The upscaling factor ``s``.
+    """
+
+    def __init__(self, scale: int, **kwargs):
+        super().__init__(**kwargs)
+        if int(scale) != scale or scale < 1:
+            raise ValueError(f"scale must be a positive integer, got {scale!r}")
+        self.scale = int(scale)
+
+    def call(self, inputs):
+        s = self.scale
+        shape = keras.ops.shape(inputs)
+        batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
+        out_channels = channels // (s * s)
+        x = keras.ops.reshape(inputs, (batch, height, width, s, s, out_channels))
+        x = keras.ops.transpose(x, (0, 1, 3, 2, 4, 5))
+        return keras.ops.reshape(x, (batch, height * s, width * s, out_channels))
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        out_channels = None if channels is None else channels // (self.scale**2)
+        return (batch, _scaled(height, self.scale), _scaled(width, self.scale), out_channels)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="sr_keras")
+class ResidualScale(keras.layers.Layer):
+    """Multiplies by a constant (EDSR's residual scaling, Lim et al. 2017), no weights.
+
+    Args:
+        factor: The constant, e.g. 0.1.
+    """
+
+    def __init__(self, factor: float, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = float(factor)
+
+    def call(self, inputs):
+        return inputs * keras.ops.cast(self.factor, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}

@@ -19,9 +19,16 @@ import dataclasses
 import keras
 import pandas as pd
 
-from sr_keras.layers import BicubicUpsample, CropToMatch, PadToMultiple
+from sr_keras.layers import (
+    BicubicUpsample,
+    CropToMatch,
+    PadToMultiple,
+    PixelShuffle,
+    ResidualScale,
+)
 
 IMAGE_CHANNELS = "image_channels"  # the number of image channels (3 for RGB)
+SUBPIXEL_CHANNELS = "subpixel_channels"  # image channels * scale**2, before a pixel shuffle
 SCALES = (2, 3, 4)
 
 
@@ -32,12 +39,16 @@ class Block:
     Attributes:
         name: The slide's block name (``"X2"``, ``"encoder"``...), used as the layer name.
         operation: ``interpolation``, ``conv``, ``conv_transpose`` (stride 2), ``batch_norm``,
-            ``max_pool`` (2x2), ``residual_block`` (Conv-BN-ReLU-Conv-BN plus skip) or ``add``.
+            ``max_pool`` (2x2), ``residual_block`` (Conv-BN-ReLU-Conv-BN plus skip), ``add``,
+            ``pixel_shuffle`` (by the scale), ``edsr_block`` (Conv-ReLU-Conv, scaled by
+            ``factor``, plus skip) or ``upsampler`` (EDSR's: conv and pixel shuffle, twice for
+            x4).
         filters: Output channels of convolutions and residual blocks; ``IMAGE_CHANNELS`` for
-            the last convolution.
+            the last convolution, ``SUBPIXEL_CHANNELS`` before a pixel shuffle.
         kernel_size: Convolution kernel side.
         inputs: Names of the input blocks (``add`` takes two); default the previous block.
         activation: Activation after a convolution (``None`` for the last one).
+        factor: Residual scaling of ``edsr_block``.
     """
 
     name: str
@@ -46,6 +57,7 @@ class Block:
     kernel_size: int = 3
     inputs: tuple[str, ...] = ()
     activation: str | None = "relu"
+    factor: float = 1.0
 
 
 def _output(name: str, kernel_size: int = 3) -> Block:
@@ -107,6 +119,29 @@ SR_AUTOENCODER = (
 )
 
 
+#: ESPCN (Shi et al., "Real-Time Single Image and Video Super-Resolution Using an Efficient
+#: Sub-Pixel Convolutional Neural Network", CVPR 2016): every convolution at LR resolution,
+#: tanh activations as in the paper, then a pixel shuffle. 37,200 parameters at x4.
+ESPCN = (
+    Block("conv1", "conv", 64, kernel_size=5, activation="tanh"),
+    Block("conv2", "conv", 32, activation="tanh"),
+    Block("conv3", "conv", SUBPIXEL_CHANNELS, activation=None),
+    Block("pixel_shuffle", "pixel_shuffle"),
+)
+
+#: EDSR baseline (Lim et al., "Enhanced Deep Residual Networks for Single Image
+#: Super-Resolution", CVPRW 2017): no batch norm, 16 residual blocks of 64 filters with residual
+#: scaling 0.1, a long skip, and a pixel-shuffle upsampler. 1,517,571 parameters at x4.
+EDSR_BASELINE = (
+    Block("head", "conv", 64, activation=None),
+    *(Block(f"block{index}", "edsr_block", 64, factor=0.1) for index in range(1, 17)),
+    Block("body", "conv", 64, activation=None),
+    Block("skip", "add", inputs=("head", "body")),
+    Block("upsampler", "upsampler", 64),
+    _output("tail"),
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """A registered architecture: its table, the slide's parameter count and a description."""
@@ -121,7 +156,14 @@ MODELS: dict[str, ModelSpec] = {
     "srresnet": ModelSpec(SRRESNET, 449_731, "SRResNet, 6 residual blocks (deck Bang 2)"),
     "srresnet_lite": ModelSpec(SRRESNET_LITE, 39_875, "SRResNet(lite) (deck Bang 3)"),
     "sr_autoencoder": ModelSpec(SR_AUTOENCODER, 1_848_067, "SR autoencoder (deck Bang 4-5)"),
+    "espcn": ModelSpec(ESPCN, 37_200, "ESPCN, sub-pixel convolution (Shi et al. 2016)"),
+    "edsr_baseline": ModelSpec(
+        EDSR_BASELINE, 1_517_571, "EDSR baseline, 16 blocks of 64 (Lim et al. 2017)"
+    ),
 }
+
+#: The deck's models: they interpolate first and run every convolution at HR resolution.
+DECK_MODELS = ("srcnn", "srresnet", "srresnet_lite", "sr_autoencoder")
 
 
 def available_models() -> list[str]:
@@ -139,10 +181,32 @@ def _residual_block(x, block: Block):
     return keras.layers.Add(name=block.name)([skip, x])
 
 
+def _edsr_block(x, block: Block):
+    skip = x
+    x = keras.layers.Conv2D(block.filters, 3, padding="same", name=f"{block.name}_conv1")(x)
+    x = keras.layers.Activation("relu", name=f"{block.name}_relu")(x)
+    x = keras.layers.Conv2D(block.filters, 3, padding="same", name=f"{block.name}_conv2")(x)
+    x = ResidualScale(block.factor, name=f"{block.name}_scale")(x)
+    return keras.layers.Add(name=block.name)([skip, x])
+
+
+def _upsampler(x, block: Block, scale: int):
+    steps = (2, 2) if scale == 4 else (scale,)
+    for index, step in enumerate(steps, start=1):
+        x = keras.layers.Conv2D(
+            block.filters * step * step, 3, padding="same", name=f"{block.name}_conv{index}"
+        )(x)
+        name = block.name if index == len(steps) else f"{block.name}_shuffle{index}"
+        x = PixelShuffle(step, name=name)(x)
+    return x
+
+
 def _apply_block(
     block: Block, x, outputs: dict, scale: int, channels: int, is_last: bool, zero_init: bool
 ):
-    filters = channels if block.filters == IMAGE_CHANNELS else block.filters
+    filters = {IMAGE_CHANNELS: channels, SUBPIXEL_CHANNELS: channels * scale * scale}.get(
+        block.filters, block.filters
+    )
     options = {}
     if is_last:
         # The output layers compute in float32 even under a mixed-precision policy.
@@ -176,6 +240,12 @@ def _apply_block(
         return keras.layers.MaxPooling2D(2, name=block.name)(x)
     if block.operation == "residual_block":
         return _residual_block(x, block)
+    if block.operation == "edsr_block":
+        return _edsr_block(x, block)
+    if block.operation == "upsampler":
+        return _upsampler(x, block, scale)
+    if block.operation == "pixel_shuffle":
+        return PixelShuffle(scale, name=block.name, dtype=options.get("dtype"))(x)
     if block.operation == "add":
         return keras.layers.Add(name=block.name)([outputs[name] for name in block.inputs])
     raise ValueError(f"unknown operation {block.operation!r} in block {block.name}")
@@ -213,7 +283,10 @@ def build_from_table(
         outputs[block.name] = x
         if block.operation == "interpolation" and pools:
             x = PadToMultiple(2**pools, name=f"{block.name}_pad")(x)
-    interpolated = outputs[table[0].name]
+    if table[0].operation == "interpolation":
+        interpolated = outputs[table[0].name]
+    elif global_residual:
+        interpolated = BicubicUpsample(scale, name="bicubic")(inputs)
     if pools:
         x = CropToMatch(name="crop", dtype="float32")([x, interpolated])
     if global_residual:
@@ -227,11 +300,12 @@ def build(
     """Builds one of the registered models (see :func:`available_models`).
 
     Args:
-        name: ``srcnn``, ``srresnet``, ``srresnet_lite`` or ``sr_autoencoder``.
+        name: ``srcnn``, ``srresnet``, ``srresnet_lite``, ``sr_autoencoder`` (the deck's),
+            ``espcn`` or ``edsr_baseline`` (sub-pixel models working at LR resolution).
         scale: 2, 3 or 4.
         channels: Image channels (3 for RGB; the slide counts assume 3).
         global_residual: Add the bicubic-interpolated input to the output (not in the deck;
-            zero extra parameters, usually faster training).
+            zero extra parameters, usually faster training; EDSR's "bicubic skip").
 
     Returns:
         The uncompiled ``keras.Model``, named ``name`` (``name + "_gr"`` with the global
@@ -257,6 +331,9 @@ def _operation_label(block: Block) -> str:
         "max_pool": "MaxPooling2D 2x2",
         "residual_block": "residual_block",
         "add": f"Add[{', '.join(block.inputs)}]",
+        "pixel_shuffle": "PixelShuffle",
+        "edsr_block": f"residual block (Conv-ReLU-Conv) x {block.factor}",
+        "upsampler": "Conv2D 3x3 + PixelShuffle (twice for x4)",
     }
     return labels[block.operation]
 
@@ -265,7 +342,7 @@ def layer_table(model_name: str, scale: int = 4, channels: int = 3) -> pd.DataFr
     """The slide table of a model, with each block's output size and parameter count.
 
     Sizes are written as the slide writes them: ``A x B`` is the HR size (the LR size times the
-    scale), ``(A/2) x (B/2)`` after a pooling.
+    scale), ``(A/2) x (B/2)`` after a pooling, ``(A/4) x (B/4)`` at LR resolution for x4.
 
     Args:
         model_name: A registered model name.
@@ -277,24 +354,25 @@ def layer_table(model_name: str, scale: int = 4, channels: int = 3) -> pd.DataFr
         row ``Total``.
     """
     model = build(model_name, scale, channels)
-    rows, divisor = [], 1
-    size = {1: "AxB", 2: "(A/2)x(B/2)", 4: "(A/4)x(B/4)"}
+    table = MODELS[model_name].table
+    rows = []
+    divisor = 1 if table[0].operation == "interpolation" else scale
     channels_in = channels
-    for block in MODELS[model_name].table:
-        if block.operation == "residual_block":
-            layers = [
-                layer for layer in model.layers if layer.name.startswith(f"{block.name}_")
-            ] + [model.get_layer(block.name)]
-        else:
-            layers = [model.get_layer(block.name)]
+    for block in table:
+        layers = [
+            layer
+            for layer in model.layers
+            if layer.name == block.name or layer.name.startswith(f"{block.name}_")
+        ]
         parameters = sum(layer.count_params() for layer in layers)
-        output_channels = layers[-1].output.shape[-1]
+        output_channels = model.get_layer(block.name).output.shape[-1]
+        size = "AxB" if divisor == 1 else f"(A/{divisor})x(B/{divisor})"
         rows.append(
             {
                 "Block": block.name,
                 "Input": "(Input)"
                 if block.operation == "interpolation"
-                else f"{size[divisor]}x{channels_in}",
+                else f"{size}x{channels_in}",
                 "Operation": _operation_label(block),
                 "Channels": output_channels,
                 "Parameters": parameters,
@@ -304,6 +382,8 @@ def layer_table(model_name: str, scale: int = 4, channels: int = 3) -> pd.DataFr
             divisor *= 2
         elif block.operation == "conv_transpose":
             divisor //= 2
+        elif block.operation in ("pixel_shuffle", "upsampler"):
+            divisor = 1
         channels_in = output_channels
     total = model.count_params()
     rows.append(

@@ -17,7 +17,14 @@ from sr_keras.interpolation import interpolate
 
 @pytest.mark.parametrize(
     ("name", "scale"),
-    [("srresnet_lite", 4), ("sr_autoencoder", 3), ("sr_autoencoder", 2), ("srcnn", 4)],
+    [
+        ("srresnet_lite", 4),
+        ("sr_autoencoder", 3),
+        ("sr_autoencoder", 2),
+        ("srcnn", 4),
+        ("espcn", 3),
+        ("edsr_baseline", 4),
+    ],
 )
 def test_tiled_equals_untiled(name, scale):
     model = models.build(name, scale)  # random weights everywhere: the whole network matters

@@ -18,8 +18,9 @@ SLIDE_TOTALS = {
 }
 
 
-def test_registry_lists_the_four_models():
-    assert models.available_models() == list(SLIDE_TOTALS)
+def test_registry_lists_the_deck_models_then_the_sub_pixel_ones():
+    assert models.available_models() == [*SLIDE_TOTALS, "espcn", "edsr_baseline"]
+    assert models.DECK_MODELS == tuple(SLIDE_TOTALS)
 
 
 @pytest.mark.parametrize("name", list(SLIDE_TOTALS))
@@ -115,3 +116,45 @@ def test_bad_arguments_raise_value_error():
         models.build("vdsr")
     with pytest.raises(ValueError, match="scale"):
         models.build("srcnn", 5)
+
+
+# --- the sub-pixel family (issue 5): every convolution at LR resolution ---------------------
+
+SUB_PIXEL_TOTALS = {  # published: EDSR baseline 1.37M (x2), 1.5M (x4)
+    ("espcn", 2): 26_796,
+    ("espcn", 3): 31_131,
+    ("espcn", 4): 37_200,
+    ("edsr_baseline", 2): 1_369_859,
+    ("edsr_baseline", 3): 1_554_499,
+    ("edsr_baseline", 4): 1_517_571,
+}
+
+
+@pytest.mark.parametrize(("name", "scale"), list(SUB_PIXEL_TOTALS))
+def test_sub_pixel_models_parameters_and_shapes(name, scale):
+    model = models.build(name, scale)
+    assert model.count_params() == SUB_PIXEL_TOTALS[(name, scale)]
+    lr = np.random.default_rng(4).random((2, 7, 10, 3), dtype=np.float32)
+    assert model(lr).shape == (2, 7 * scale, 10 * scale, 3)
+    assert models.layer_table(name, scale).iloc[-1]["Parameters"] == model.count_params()
+
+
+def test_pixel_shuffle_matches_depth_to_space_and_reloads(tmp_path):
+    from sr_keras.layers import PixelShuffle
+
+    x = np.random.default_rng(5).random((2, 5, 7, 27), dtype=np.float32)
+    np.testing.assert_array_equal(PixelShuffle(3)(x), tf.nn.depth_to_space(x, 3))
+    model = models.build("edsr_baseline", 3, global_residual=True)
+    path = tmp_path / "edsr.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    lr = np.random.default_rng(6).random((1, 9, 8, 3), dtype=np.float32)
+    np.testing.assert_array_equal(model.predict(lr, verbose=0), loaded.predict(lr, verbose=0))
+    assert not any(isinstance(layer, keras.layers.Lambda) for layer in loaded.layers)
+
+
+def test_edsr_blocks_have_no_batch_norm_and_scale_the_residual():
+    model = models.build("edsr_baseline", 4)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+    assert model.get_layer("block1_scale").factor == 0.1
+    assert model.get_layer("head").output.shape[1] is None  # works at any LR size
