@@ -127,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--tile", type=int, default=0, help="LR tile side for model inference (0: whole image)"
     )
+    evaluate.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="average each model over the 8 flips/rotations (EDSR's '+'; 8x slower)",
+    )
 
     train = commands.add_parser(
         "train",
@@ -165,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--tile", type=int, default=256, help="LR tile side in pixels (0: no tiling)"
     )
     upscale.add_argument("--overlap", type=int, default=32, help="LR context per tile side")
+    upscale.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="average over the 8 flips/rotations (8x slower, usually a little sharper)",
+    )
 
     interpolate = commands.add_parser(
         "interpolate",
@@ -290,6 +300,7 @@ def _run_upscale(args) -> int:
         weights=args.weights,
         tile=args.tile,
         overlap=args.overlap,
+        ensemble=args.self_ensemble,
     )
     for path in written:
         print(f"wrote {path}")
@@ -371,7 +382,9 @@ def _run_evaluate(args) -> int:
         runs.append((label, model, path))
     tables, parameters = {}, {}
     for label, model, path in runs:
-        predict, parameters[label] = predictor(model, args.scale, path, tile=args.tile)
+        predict, parameters[label] = predictor(
+            model, args.scale, path, tile=args.tile, ensemble=args.self_ensemble
+        )
         table = evaluate(
             predict,
             args.dataset,

@@ -135,6 +135,33 @@ def model_function(model: keras.Model) -> ArrayFunction:
     return lambda batch: run(tf.convert_to_tensor(batch, tf.float32)).numpy()
 
 
+def self_ensemble(function: ArrayFunction) -> ArrayFunction:
+    """Averages a batch function over the 8 flips and 90-degree rotations (EDSR's "+").
+
+    Each transformed input is upscaled, transformed back and the eight results averaged:
+    8 times the compute, usually +0.1 to +0.2 dB for trained CNNs.
+
+    Args:
+        function: Batch function as from :func:`model_function`.
+
+    Returns:
+        The ensembled batch function (same signature).
+    """
+
+    def ensembled(batch: np.ndarray) -> np.ndarray:
+        total = None
+        for flip in (False, True):
+            flipped = batch[:, :, ::-1] if flip else batch
+            for turns in range(4):
+                turned = np.ascontiguousarray(np.rot90(flipped, turns, axes=(1, 2)))
+                output = np.rot90(function(turned), -turns, axes=(1, 2))
+                output = output[:, :, ::-1] if flip else output
+                total = output.astype(np.float64) if total is None else total + output
+        return (total / 8).astype(np.float32)
+
+    return ensembled
+
+
 def predict_tiled(
     function: ArrayFunction,
     image: np.ndarray,
@@ -190,6 +217,7 @@ def predictor(
     weights: str | os.PathLike | None = None,
     tile: int = 0,
     overlap: int = 32,
+    ensemble: bool = False,
 ) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
     """The evaluation function of a baseline or a trained model.
 
@@ -199,6 +227,7 @@ def predictor(
         weights: Weights of a model; default the shipped ones.
         tile: LR tile side for models (0: whole images).
         overlap: LR context per tile side.
+        ensemble: Average over the 8 flips/rotations (:func:`self_ensemble`).
 
     Returns:
         ``(predict, parameters)``: ``predict`` maps an LR uint8 ``HxWx3`` array to the SR
@@ -211,6 +240,8 @@ def predictor(
         return baseline_predictor(name, scale), 0
     model = load_model(name, scale, weights)
     function = model_function(model)
+    if ensemble:
+        function = self_ensemble(function)
 
     def predict(lr: np.ndarray) -> np.ndarray:
         image = lr.astype(np.float32) / 255.0
@@ -294,6 +325,7 @@ def upscale_files(
     tile: int = 256,
     overlap: int = 32,
     progress: bool = True,
+    ensemble: bool = False,
 ) -> tuple[list[Path], list[str]]:
     """Upscales image files into ``out_dir`` as ``<stem>_x<scale>.png``.
 
@@ -309,6 +341,7 @@ def upscale_files(
         tile: LR tile side (0: whole images).
         overlap: LR context per tile side.
         progress: Show a progress bar over files.
+        ensemble: Average over the 8 flips/rotations (8 times slower).
 
     Returns:
         ``(written paths, error messages)``.
@@ -324,6 +357,8 @@ def upscale_files(
 
     else:
         function = model_function(load_model(name, scale, weights))
+    if ensemble:
+        function = self_ensemble(function)
     written = []
     out_dir = Path(out_dir)
     targets = set()

@@ -233,3 +233,54 @@ def test_default_model_is_the_best_shipped_one_on_set5(tmp_path, monkeypatch):
     assert loaded.get_layer("global_residual") is not None
     with pytest.raises(ValueError, match="_gr"):
         inference.load_model("vdsr_gr", 4)
+
+
+def test_self_ensemble_averages_the_eight_transforms():
+    model = models.build("srresnet_lite", 2)
+    function = inference.model_function(model)
+    ensembled = inference.self_ensemble(function)
+    batch = np.random.default_rng(7).random((1, 9, 12, 3), dtype=np.float32)
+    outputs = []
+    for flip in (False, True):
+        source = batch[:, :, ::-1] if flip else batch
+        for turns in range(4):
+            out = function(np.ascontiguousarray(np.rot90(source, turns, axes=(1, 2))))
+            out = np.rot90(out, -turns, axes=(1, 2))
+            outputs.append(out[:, :, ::-1] if flip else out)
+    expected = np.mean(outputs, axis=0)
+    result = ensembled(batch)
+    assert result.shape == (1, 18, 24, 3)
+    np.testing.assert_allclose(result, expected, atol=1e-6)
+    assert np.abs(result - function(batch)).max() > 1e-4  # a random model is not equivariant
+
+
+def test_self_ensemble_of_an_equivariant_function_changes_nothing():
+    """Nearest-neighbour upscaling commutes with flips and rotations."""
+    from sr_keras.interpolation import interpolate
+
+    def nearest(batch):
+        return interpolate(batch[0], 2, "nearest")[None].astype(np.float32)
+
+    batch = np.random.default_rng(8).random((1, 6, 5, 3), dtype=np.float32)
+    np.testing.assert_allclose(inference.self_ensemble(nearest)(batch), nearest(batch), atol=1e-6)
+
+
+def test_cli_self_ensemble_flag(tmp_path, srcnn_file):
+    image = tmp_path / "in.png"
+    write_image(image, np.random.default_rng(9).integers(0, 256, (12, 14, 3), dtype=np.uint8))
+    status = cli.main(
+        [
+            "upscale",
+            str(image),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            "srcnn",
+            "--scale",
+            "2",
+            "--weights",
+            str(srcnn_file),
+            "--self-ensemble",
+        ]
+    )
+    assert status == 0 and (tmp_path / "out" / "in_x2.png").is_file()
