@@ -7,7 +7,7 @@ upscaling to a 2040x1356 output. Writes the table into ``results/benchmarks.md``
 
 Usage::
 
-    python benchmarks/models.py [--models srcnn,srresnet_lite,srresnet,sr_autoencoder]
+    python benchmarks/models.py [--models srcnn,espcn,edsr_baseline]
 """
 
 from __future__ import annotations
@@ -111,7 +111,9 @@ def tiled_upscale_peak_mb(model_name: str = "srresnet") -> tuple[float, float]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default="srcnn,srresnet_lite,srresnet,sr_autoencoder")
+    parser.add_argument(
+        "--models", default="srcnn,srresnet_lite,srresnet,sr_autoencoder,espcn,edsr_baseline"
+    )
     parser.add_argument("--scale", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0, help="timing budget per measure")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmarks.md")

@@ -82,7 +82,7 @@ def main(argv=None) -> int:
             "| measure | patches / s |",
             "| --- | ---: |",
             f"| training stream (`training_dataset`, cache warm) | {delivered:,.0f} |",
-            f"| SRCNN training consumes (`model.fit`, data in memory) | {consumed:,.1f} |",
+            f"| SRCNN training consumes (`train_on_batch`, data in memory) | {consumed:,.1f} |",
             f"| ratio (goal >= 10x: {verdict}) | {ratio:,.0f}x |",
             "",
             f"Filling the cache (reading and degrading every image once) took {warmup:.1f} s.",

@@ -176,3 +176,14 @@ def test_jpeg_exif_orientation_is_applied(tmp_path):
     upright = read_image(path)
     assert upright.shape == (40, 20, 3)
     assert upright[:20].mean() > 200 and upright[20:].mean() < 50  # white half now on top
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    from sr_keras.utils import atomic_write_text
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "table.csv", "a,b\n")
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644
