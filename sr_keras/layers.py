@@ -16,6 +16,12 @@ def _scaled(size, factor):
     return None if size is None else size * factor
 
 
+def _positive_int(value, name: str) -> int:
+    if int(value) != value or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 @keras.saving.register_keras_serializable(package="sr_keras")
 class BicubicUpsample(keras.layers.Layer):
     """Bicubic upscaling by an integer factor (the deck's block X1, "Interpolation").
@@ -29,9 +35,7 @@ class BicubicUpsample(keras.layers.Layer):
 
     def __init__(self, scale: int, **kwargs):
         super().__init__(**kwargs)
-        if int(scale) != scale or scale < 1:
-            raise ValueError(f"scale must be a positive integer, got {scale!r}")
-        self.scale = int(scale)
+        self.scale = _positive_int(scale, "scale")
 
     def call(self, inputs):
         shape = tf.shape(inputs)
@@ -59,9 +63,7 @@ class PadToMultiple(keras.layers.Layer):
 
     def __init__(self, multiple: int, **kwargs):
         super().__init__(**kwargs)
-        if int(multiple) != multiple or multiple < 1:
-            raise ValueError(f"multiple must be a positive integer, got {multiple!r}")
-        self.multiple = int(multiple)
+        self.multiple = _positive_int(multiple, "multiple")
 
     def call(self, inputs):
         shape = tf.shape(inputs)
@@ -109,9 +111,7 @@ class PixelShuffle(keras.layers.Layer):
 
     def __init__(self, scale: int, **kwargs):
         super().__init__(**kwargs)
-        if int(scale) != scale or scale < 1:
-            raise ValueError(f"scale must be a positive integer, got {scale!r}")
-        self.scale = int(scale)
+        self.scale = _positive_int(scale, "scale")
 
     def call(self, inputs):
         s = self.scale
