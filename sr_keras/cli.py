@@ -176,6 +176,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="average over the 8 flips/rotations (8x slower, usually a little sharper)",
     )
 
+    export = commands.add_parser(
+        "export",
+        help="export a trained model to SavedModel, TFLite or ONNX (dynamic image size)",
+        description="Export a model for serving and check it: the exported file is run with "
+        "its own runtime on random images of two sizes and compared with Keras (limit: max "
+        "abs difference 1e-4 on [0, 1] images).",
+    )
+    export.add_argument(
+        "--model",
+        required=True,
+        help="a model (srcnn, ..., edsr_baseline; suffix _gr for the global-residual variant)",
+    )
+    export.add_argument("--scale", type=_scale, default=4)
+    export.add_argument(
+        "--weights", type=Path, default=None, help="default: the shipped weights of the model"
+    )
+    export.add_argument("--format", required=True, choices=["saved_model", "tflite", "onnx"])
+    export.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="a directory (saved_model), a .tflite or .onnx file",
+    )
+    export.add_argument(
+        "--no-check", action="store_true", help="skip the parity check against Keras"
+    )
+
     interpolate = commands.add_parser(
         "interpolate",
         help="upscale image files with nearest, bilinear or bicubic interpolation",
@@ -309,6 +337,24 @@ def _run_upscale(args) -> int:
     if errors:
         print(f"{len(errors)} of {len(written) + len(errors)} files failed", file=sys.stderr)
     return 1 if errors else 0
+
+
+def _run_export(args) -> int:
+    from sr_keras import export
+    from sr_keras.inference import load_model
+
+    model = load_model(args.model, args.scale, args.weights)
+    path = export.export_model(model, args.output, args.format)
+    print(f"wrote {path} ({args.format}, {args.model} x{args.scale}, any image size)")
+    if args.no_check:
+        return 0
+    difference = export.parity(model, export.load_exported(path, args.format))
+    verdict = "ok" if difference <= export.PARITY_TOLERANCE else "FAILED"
+    print(
+        f"parity with Keras: max abs difference {difference:.2e} "
+        f"(limit {export.PARITY_TOLERANCE:.0e}): {verdict}"
+    )
+    return 0 if verdict == "ok" else 1
 
 
 def _run_study(args) -> int:
@@ -460,6 +506,7 @@ COMMANDS = {
     "train": _run_train,
     "summary": _run_summary,
     "upscale": _run_upscale,
+    "export": _run_export,
 }
 
 

@@ -9,6 +9,7 @@ mode, so the resize calls ``tf.image.resize`` (this project runs on the TensorFl
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -22,12 +23,51 @@ def _positive_int(value, name: str) -> int:
     return int(value)
 
 
+def keys_cubic(x: np.ndarray, a: float = -0.5) -> np.ndarray:
+    """Keys' cubic convolution kernel (Keys 1981), ``a = -0.5`` as MATLAB and TensorFlow."""
+    x = np.abs(np.asarray(x, dtype=np.float64))
+    near = (a + 2) * x**3 - (a + 3) * x**2 + 1
+    far = a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a
+    return np.where(x <= 1, near, np.where(x < 2, far, 0.0))
+
+
+def bicubic_phase_weights(scale: int) -> np.ndarray:
+    """The 1-D bicubic weights of integer upscaling, one row per output phase.
+
+    Output pixel ``o = scale * i + p`` samples the input at ``i + (p + 0.5) / scale - 0.5``
+    (half-pixel centres), so phase ``p`` weighs inputs ``i - 2 .. i + 2`` with fixed weights.
+
+    Args:
+        scale: Integer upscaling factor.
+
+    Returns:
+        Array ``(scale, 5)``: the weights of inputs at offsets ``-2 .. 2`` for each phase.
+    """
+    scale = _positive_int(scale, "scale")
+    shift = (np.arange(scale) + 0.5) / scale - 0.5
+    return keys_cubic(shift[:, None] - np.arange(-2, 3)[None, :])
+
+
+def pixel_shuffle(inputs, scale: int):
+    """``(N, H, W, C*s*s) -> (N, s*H, s*W, C)`` on ``keras.ops``, ``depth_to_space`` order."""
+    shape = keras.ops.shape(inputs)
+    batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
+    out_channels = channels // (scale * scale)
+    x = keras.ops.reshape(inputs, (batch, height, width, scale, scale, out_channels))
+    x = keras.ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return keras.ops.reshape(x, (batch, height * scale, width * scale, out_channels))
+
+
 @keras.saving.register_keras_serializable(package="sr_keras")
 class BicubicUpsample(keras.layers.Layer):
     """Bicubic upscaling by an integer factor (the deck's block X1, "Interpolation").
 
-    ``tf.image.resize(method="bicubic")``: Keys' kernel with ``a = -0.5`` and half-pixel
-    centres, as MATLAB's ``imresize`` when enlarging (only the border handling differs).
+    The same result as ``tf.image.resize(method="bicubic")`` (Keys' kernel, ``a = -0.5``,
+    half-pixel centres; at the borders, taps outside the image get no weight and the rest are
+    renormalised), within float32 rounding. It is written as one fixed 5x5 convolution per
+    output phase followed by a pixel shuffle, on ``keras.ops`` only, so an exported model
+    needs no resize op: TFLite's builtin ops and ONNX run it as they run the rest of the model.
+    The weights are constants, not trainable parameters (the slide counts stay as printed).
 
     Args:
         scale: Integer upscaling factor.
@@ -36,12 +76,33 @@ class BicubicUpsample(keras.layers.Layer):
     def __init__(self, scale: int, **kwargs):
         super().__init__(**kwargs)
         self.scale = _positive_int(scale, "scale")
+        phases = bicubic_phase_weights(self.scale)
+        # (5, 5, s*s): kernel[ky, kx, py * s + px] = w[py, ky] * w[px, kx], the order of
+        # PixelShuffle's channels.
+        self._kernel_2d = np.einsum("yi,xj->ijyx", phases, phases).reshape(
+            5, 5, self.scale * self.scale
+        )
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError("BicubicUpsample needs a known number of channels")
+        # Block-diagonal over channels: output channel (phase * C + c) reads input channel c.
+        kernel = np.zeros((5, 5, channels, self.scale**2 * channels), dtype=np.float32)
+        for channel in range(channels):
+            kernel[:, :, channel, channel::channels] = self._kernel_2d
+        self._kernel = kernel
+        self._norm_kernel = self._kernel_2d[:, :, None, :].astype(np.float32)
 
     def call(self, inputs):
-        shape = tf.shape(inputs)
-        size = tf.stack([shape[1] * self.scale, shape[2] * self.scale])
-        resized = tf.image.resize(inputs, size, method="bicubic")
-        return tf.cast(resized, inputs.dtype)
+        x = keras.ops.cast(inputs, "float32")
+        phases = keras.ops.conv(x, self._kernel, padding="same")
+        # Zero padding plus division by the weight that fell inside the image: TensorFlow's
+        # border rule (taps outside get no weight, the rest renormalised).
+        ones = keras.ops.ones_like(x[:1, :, :, :1])
+        norm = keras.ops.conv(ones, self._norm_kernel, padding="same")
+        resized = pixel_shuffle(phases, self.scale) / pixel_shuffle(norm, self.scale)
+        return keras.ops.cast(resized, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         batch, height, width, channels = input_shape
@@ -49,6 +110,15 @@ class BicubicUpsample(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale}
+
+
+def _symmetric_indices(size, multiple: int):
+    """Indices ``0 .. size-1`` followed by mirrored ones (``size-1, size-2, ...``, then
+    forwards again), up to the next multiple of ``multiple``: ``tf.pad``'s ``SYMMETRIC`` mode,
+    for any pad size, as a gather (a builtin op of TFLite and ONNX, unlike symmetric pads)."""
+    padded = (size + multiple - 1) // multiple * multiple  # no negative operands: ONNX-safe
+    position = tf.range(padded) % (2 * size)
+    return tf.where(position < size, position, 2 * size - 1 - position)
 
 
 @keras.saving.register_keras_serializable(package="sr_keras")
@@ -67,11 +137,9 @@ class PadToMultiple(keras.layers.Layer):
 
     def call(self, inputs):
         shape = tf.shape(inputs)
-        pad_height = (-shape[1]) % self.multiple
-        pad_width = (-shape[2]) % self.multiple
-        # Reflection needs the pad to be smaller than the side; symmetric allows equal.
-        paddings = [[0, 0], [0, pad_height], [0, pad_width], [0, 0]]
-        return tf.pad(inputs, paddings, mode="SYMMETRIC")
+        rows = _symmetric_indices(shape[1], self.multiple)
+        columns = _symmetric_indices(shape[2], self.multiple)
+        return tf.gather(tf.gather(inputs, rows, axis=1), columns, axis=2)
 
     def compute_output_shape(self, input_shape):
         def padded(size):
@@ -114,13 +182,7 @@ class PixelShuffle(keras.layers.Layer):
         self.scale = _positive_int(scale, "scale")
 
     def call(self, inputs):
-        s = self.scale
-        shape = keras.ops.shape(inputs)
-        batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
-        out_channels = channels // (s * s)
-        x = keras.ops.reshape(inputs, (batch, height, width, s, s, out_channels))
-        x = keras.ops.transpose(x, (0, 1, 3, 2, 4, 5))
-        return keras.ops.reshape(x, (batch, height * s, width * s, out_channels))
+        return pixel_shuffle(inputs, self.scale)
 
     def compute_output_shape(self, input_shape):
         batch, height, width, channels = input_shape

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from sr_keras import models
+from sr_keras.interpolation import imresize
 from sr_keras.layers import BicubicUpsample
 
 SLIDE_TOTALS = {
@@ -63,12 +64,33 @@ def test_residual_block_is_conv_bn_relu_conv_bn_plus_skip():
     assert isinstance(model.get_layer("X3"), keras.layers.Add)
 
 
-def test_interpolation_block_is_bicubic_of_the_input():
-    model = models.build("srcnn", 3)
-    lr = np.random.default_rng(1).random((1, 8, 9, 3), dtype=np.float32)
+@pytest.mark.parametrize("scale", [2, 4])
+def test_interpolation_block_is_tensorflows_bicubic(scale):
+    model = models.build("srcnn", scale)
+    lr = np.random.default_rng(1).random((2, 8, 9, 3), dtype=np.float32)
     x1 = keras.Model(model.input, model.get_layer("X1").output)(lr)
-    expected = tf.image.resize(lr, (24, 27), method="bicubic")
+    expected = tf.image.resize(lr, (8 * scale, 9 * scale), method="bicubic")
     np.testing.assert_allclose(x1, expected, atol=1e-6)
+
+
+def test_interpolation_block_is_exact_bicubic_at_x3():
+    # TensorFlow quantises the cubic kernel to 1/1024 steps, which is inexact for thirds: the
+    # layer uses the exact weights, so it matches MATLAB's imresize away from the borders
+    # (imresize mirrors the image there, TensorFlow renormalises) and TensorFlow to 1e-3.
+    lr = np.random.default_rng(1).random((1, 8, 9, 3), dtype=np.float32)
+    x1 = BicubicUpsample(3)(lr).numpy()[0]
+    expected = imresize(lr[0], 3)
+    np.testing.assert_allclose(x1[6:-6, 6:-6], expected[6:-6, 6:-6], atol=1e-6)
+    tensorflow = tf.image.resize(lr, (24, 27), method="bicubic")[0]
+    np.testing.assert_allclose(x1, tensorflow, atol=1e-3)
+
+
+def test_interpolation_block_border_rule_and_single_pixel():
+    # A constant image stays constant up to the border (renormalised weights), any size.
+    for shape in [(1, 1, 1, 1), (1, 2, 5, 3)]:
+        out = BicubicUpsample(4)(np.full(shape, 0.3, np.float32)).numpy()
+        assert out.shape == (1, shape[1] * 4, shape[2] * 4, shape[3])
+        np.testing.assert_allclose(out, 0.3, atol=1e-6)
 
 
 def test_no_lambda_layers():
