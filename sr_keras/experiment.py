@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from pathlib import Path
 
 import keras
@@ -199,7 +200,8 @@ def evaluate_models(
         include_bicubic: Add the bicubic baseline row.
 
     Returns:
-        Columns ``Dataset`` then those of :func:`sr_keras.evaluate.comparison_table`.
+        Columns ``Dataset``, those of :func:`sr_keras.evaluate.comparison_table`, and
+        ``1 MP (s)``: seconds to upscale to a 1000x1000 output (:func:`megapixel_seconds`).
     """
     split = "valid"
     frames = []
@@ -222,7 +224,41 @@ def evaluate_models(
         table = comparison_table(tables, parameters)
         table.insert(0, "Dataset", dataset_name(source))
         frames.append(table)
-    return pd.concat(frames, ignore_index=True)
+    table = pd.concat(frames, ignore_index=True)
+    megapixel = {"bicubic": baseline_predictor("bicubic", settings.scale)}
+    megapixel.update({name: _model_predictor(model) for name, model in trained.items()})
+    # The quick mode times a 200x200 output once and scales it to a megapixel.
+    side, repeats = (200, 1) if settings.quick else (1000, 3)
+    timed = {
+        name: megapixel_seconds(megapixel[name], settings.scale, side, repeats)
+        for name in megapixel
+    }
+    table["1 MP (s)"] = [round(timed[name], 3) for name in table["Name"]]
+    return table
+
+
+def megapixel_seconds(predict, scale: int, output_side: int = 1000, repeats: int = 3) -> float:
+    """Seconds per megapixel of output, timed on one square image (best of ``repeats`` calls
+    after a warm-up call).
+
+    Args:
+        predict: ``uint8 LR -> float HR`` (a model's or a baseline's predictor).
+        scale: The scale.
+        output_side: Side of the output in pixels (1000: exactly one megapixel).
+        repeats: Timed calls.
+
+    Returns:
+        Seconds for one megapixel of output.
+    """
+    side = round(output_side / scale)
+    lr = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    predict(lr)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predict(lr)
+        best = min(best, time.perf_counter() - start)
+    return best * 1e6 / (side * scale) ** 2
 
 
 def outputs_figure(
@@ -289,6 +325,39 @@ def comparison_with_deck(table: pd.DataFrame) -> pd.DataFrame:
     base["model"] = base["Name"].str.replace("_gr", "", regex=False)
     merged = base.merge(deck, left_on="model", right_on="Name", how="left", suffixes=("", "_d"))
     return merged.drop(columns=["model", "Name_d"])
+
+
+def training_runs(settings: StudySettings) -> pd.DataFrame:
+    """One row per published full run (``results/logs/*.json``): recipe, data, steps, time.
+
+    Args:
+        settings: The study settings (its ``results_dir``).
+
+    Returns:
+        Columns ``Run``, ``Data``, ``Steps``, ``Batch``, ``HR patch``, ``Loss``, ``LR``,
+        ``Schedule``, ``Best val Y-PSNR`` (on the validation photos), ``Wall time (min)``,
+        ``Machine``; empty if nothing was published.
+    """
+    rows = []
+    for path in sorted((settings.results_dir / "logs").glob("*.json")):
+        record = json.loads(path.read_text())
+        config, summary = record["config"], record["summary"]
+        rows.append(
+            {
+                "Run": path.stem,
+                "Data": Path(config["data"]).name,
+                "Steps": summary["steps"],
+                "Batch": config["batch_size"],
+                "HR patch": config["patch_size"],
+                "Loss": config["loss"],
+                "LR": config["learning_rate"],
+                "Schedule": config["schedule"],
+                "Best val Y-PSNR": round(summary["best_val_psnr_y"], 2),
+                "Wall time (min)": round(summary["train_seconds"] / 60, 1),
+                "Machine": summary["machine"],
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def all_trained(settings: StudySettings) -> dict[str, keras.Model]:

@@ -60,9 +60,27 @@ def quick_runs(tmp_path_factory):
     return tmp_path_factory.mktemp("runs")
 
 
+@pytest.fixture(scope="module")
+def this_python_kernel(tmp_path_factory):
+    """A JUPYTER_PATH whose ``python3`` kernel is this interpreter: a ``python3`` kernelspec
+    installed elsewhere (another Python without sr_keras) must not run the notebooks."""
+    jupyter_path = tmp_path_factory.mktemp("jupyter")
+    spec = jupyter_path / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernel = {"argv": argv, "display_name": "Python 3", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel))
+    return str(jupyter_path)
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
-def test_notebook_executes_in_quick_mode(notebook, quick_runs, tmp_path):
-    environment = {**os.environ, "SR_KERAS_MODE": "quick", "SR_KERAS_RUNS": str(quick_runs)}
+def test_notebook_executes_in_quick_mode(notebook, quick_runs, this_python_kernel, tmp_path):
+    environment = {
+        **os.environ,
+        "SR_KERAS_MODE": "quick",
+        "SR_KERAS_RUNS": str(quick_runs),
+        "JUPYTER_PATH": this_python_kernel,
+    }
     result = subprocess.run(
         [
             sys.executable,
