@@ -78,8 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     study.add_argument(
         "--models",
-        default="srcnn,srresnet_lite,srresnet,sr_autoencoder",
-        help="comma-separated models to train",
+        default="srcnn,srresnet_lite,srresnet,sr_autoencoder,espcn,edsr_baseline",
+        help="comma-separated models to train, each as itself and with the global residual "
+        "(default: the deck's four and the two sub-pixel models)",
     )
     study.add_argument("--baselines-only", action="store_true", help="skip the models")
     study.add_argument("--scales", type=_scales, default=[2, 3, 4], help="e.g. 2,3,4 (default)")

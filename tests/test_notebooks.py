@@ -1,4 +1,4 @@
-"""The six study notebooks run headless (``jupyter nbconvert --execute``) in quick mode."""
+"""The seven study notebooks run headless (``jupyter nbconvert --execute``) in quick mode."""
 
 from __future__ import annotations
 
@@ -28,10 +28,15 @@ EXPECTED_FIGURES = {
         ]
     },
     "06_comparison": ["comparison_x4_0.png", "psnr_vs_parameters_x4.png", "psnr_vs_time_x4.png"],
+    "07_efficient_models": [
+        "espcn_x4_curves.png",
+        "edsr_baseline_gr_x4_curves.png",
+        "efficient_x4_outputs.png",
+    ],
 }
 
 
-def test_the_six_notebooks_are_there_and_thin():
+def test_the_seven_notebooks_are_there_and_thin():
     names = [path.name for path in NOTEBOOKS]
     assert names == [
         "01_interpolation_baselines.ipynb",
@@ -40,6 +45,7 @@ def test_the_six_notebooks_are_there_and_thin():
         "04_srresnet_lite.ipynb",
         "05_sr_autoencoder.ipynb",
         "06_comparison.ipynb",
+        "07_efficient_models.ipynb",
     ]
     for path in NOTEBOOKS:
         notebook = json.loads(path.read_text())
@@ -113,6 +119,18 @@ def test_notebook_executes_in_quick_mode(notebook, quick_runs, this_python_kerne
         table = (quick_runs / "quick" / "results" / "comparison.csv").read_text()
         for name in ("bicubic", "srcnn", "srresnet_gr", "srresnet_lite", "sr_autoencoder_gr"):
             assert f"\n{name}," in table or f",{name}," in table, name
+    if notebook.stem == "07_efficient_models":  # every export matched Keras
+        printed = "".join(
+            "".join(output.get("text", ""))
+            for cell in executed["cells"]
+            for output in cell.get("outputs", [])
+        )
+        differences = [
+            float(line.rsplit(" ", 1)[1])
+            for line in printed.splitlines()
+            if "max abs difference" in line
+        ]
+        assert len(differences) == 6 and max(differences) <= 1e-4, printed
     figures = quick_runs / "quick" / "results" / "figures"
     for name in EXPECTED_FIGURES[notebook.stem]:
         assert (figures / name).is_file(), f"{notebook.name} did not write {name}"
