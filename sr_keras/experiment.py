@@ -33,7 +33,7 @@ from sr_keras.figures import comparison_figure, learning_curves, save_figure, tr
 from sr_keras.images import SRKerasError
 from sr_keras.recipes import RECIPES, recipe
 from sr_keras.study import dataset_name
-from sr_keras.train import train
+from sr_keras.train import save_model, train
 from sr_keras.utils import (
     atomic_write_bytes,
     atomic_write_text,
@@ -163,7 +163,8 @@ def train_model(
     if not settings.quick:
         run_dir = Path(config.out)
         weights = settings.results_dir / "weights" / f"{name}.keras"
-        atomic_write_bytes(weights, (run_dir / "best.keras").read_bytes())
+        # The published model has no optimizer state (a third of the size for Adam).
+        save_model(keras.models.load_model(run_dir / "best.keras", compile=False), weights)
         logs = settings.results_dir / "logs"
         atomic_write_bytes(logs / f"{name}.csv", (run_dir / "log.csv").read_bytes())
         record = {

@@ -145,9 +145,17 @@ class AtomicCheckpoint(keras.callbacks.Callback):
             if value is None or not value > self.best:
                 return
             self.best = value
-        temporary = self.path.with_name(f".{self.path.stem}.tmp.keras")
-        self.model.save(temporary, overwrite=True)
-        os.replace(temporary, self.path)
+        save_model(self.model, self.path)
+
+
+def save_model(model: keras.Model, path: Path) -> Path:
+    """Saves a ``.keras`` file atomically (a temporary file beside it, then a rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(temporary, overwrite=True)
+    os.replace(temporary, path)
+    return path
 
 
 def _restored_epoch(backup_dir: Path) -> int:
