@@ -48,7 +48,7 @@ def torch_model(keras_model, name: str, scale: int):
     from torch import nn
     from torch.nn import functional
 
-    from sr_keras.layers import BicubicUpsample
+    from sr_keras.layers import bicubic_phase_weights
     from sr_keras.models import MODELS
 
     table = MODELS[name].table
@@ -83,8 +83,9 @@ def torch_model(keras_model, name: str, scale: int):
 
         def __init__(self, channels: int):
             super().__init__()
-            phases = BicubicUpsample(scale)._kernel_2d  # (5, 5, s*s)
-            weight = torch.from_numpy(phases.transpose(2, 0, 1).astype(np.float32))[:, None]
+            phases = bicubic_phase_weights(scale)  # (s, 5): weights of offsets -2..2
+            kernel = np.einsum("yi,xj->yxij", phases, phases).reshape(scale * scale, 5, 5)
+            weight = torch.from_numpy(kernel.astype(np.float32))[:, None]  # (s*s, 1, 5, 5)
             self.channels = channels
             self.register_buffer("weight", weight.repeat(channels, 1, 1, 1))
             self.register_buffer("norm_weight", weight)
@@ -153,6 +154,21 @@ def torch_model(keras_model, name: str, scale: int):
     return Network().eval()
 
 
+def perturb_weights(model, seed: int = 2) -> None:
+    """Gives a freshly built model non-trivial weights and batch-norm statistics (zero biases
+    and unit statistics would hide a mistake in the copy), in place."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    values = []
+    for variable, value in zip(model.weights, model.get_weights(), strict=True):
+        if "variance" in variable.path:
+            values.append(value + np.abs(rng.normal(0, 0.5, value.shape)).astype(value.dtype))
+        else:
+            values.append(value + rng.normal(0, 0.02, value.shape).astype(value.dtype))
+    model.set_weights(values)
+
+
 def time_function(function, seconds: float) -> float:
     """Mean seconds of a call, after one warm-up call, over at least 3 calls and ``seconds``."""
     function()
@@ -193,13 +209,7 @@ def main(argv=None) -> int:
         print(f"{name} ...", flush=True)
         keras.utils.set_random_seed(1)
         model = models.build(name, args.scale)
-        rng = np.random.default_rng(2)  # non-trivial weights and batch-norm statistics
-        model.set_weights(
-            [
-                np.abs(w) + 0.5 if "variance" in v.path else w + rng.normal(0, 0.02, w.shape)
-                for v, w in zip(model.weights, model.get_weights(), strict=True)
-            ]
-        )
+        perturb_weights(model)
         keras_function = model_function(model)
         network = torch_model(model, name, args.scale)
         torch_input = torch.from_numpy(image.transpose(0, 3, 1, 2).copy())
