@@ -1,9 +1,9 @@
 """Custom Keras layers of the models: registered, serialisable, no ``Lambda``.
 
 They work on inputs whose height and width are unknown until run time (``model.predict`` on
-images of any size, ``tf.function`` with ``None`` spatial dimensions). Keras 3.15's
-``UpSampling2D(interpolation="bicubic")`` and ``keras.ops.image.resize`` fail there in graph
-mode, so the resize calls ``tf.image.resize`` (this project runs on the TensorFlow backend).
+images of any size, ``tf.function`` with ``None`` spatial dimensions), and they are written
+with ops that TFLite and ONNX have as builtins (convolution, reshape, transpose, gather), so
+every model exports with a dynamic image size (:mod:`sr_keras.export`).
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ def _symmetric_indices(size, multiple: int):
 
 @keras.saving.register_keras_serializable(package="sr_keras")
 class PadToMultiple(keras.layers.Layer):
-    """Pads height and width at the bottom/right up to a multiple of ``multiple`` (reflection).
+    """Pads height and width at the bottom/right up to a multiple of ``multiple``, mirroring
+    the image (``numpy.pad``'s ``symmetric`` mode: the edge pixel repeats).
 
     Lets a model with poolings take any input size; :class:`CropToMatch` removes the padding.
 

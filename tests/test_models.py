@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from sr_keras import models
 from sr_keras.interpolation import imresize
-from sr_keras.layers import BicubicUpsample
+from sr_keras.layers import BicubicUpsample, PadToMultiple
 
 SLIDE_TOTALS = {
     "srcnn": 20_483,
@@ -91,6 +91,14 @@ def test_interpolation_block_border_rule_and_single_pixel():
         out = BicubicUpsample(4)(np.full(shape, 0.3, np.float32)).numpy()
         assert out.shape == (1, shape[1] * 4, shape[2] * 4, shape[3])
         np.testing.assert_allclose(out, 0.3, atol=1e-6)
+
+
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (2, 7), (5, 8), (9, 3)])
+def test_pad_to_multiple_mirrors_like_numpy_symmetric(height, width):
+    image = np.random.default_rng(4).random((1, height, width, 3), dtype=np.float32)
+    padded = PadToMultiple(4)(image).numpy()
+    pads = ((0, 0), (0, -height % 4), (0, -width % 4), (0, 0))
+    np.testing.assert_array_equal(padded, np.pad(image, pads, mode="symmetric"))
 
 
 def test_no_lambda_layers():
