@@ -121,10 +121,17 @@ def load_model(name: str, scale: int, weights: str | os.PathLike | None = None) 
             model = keras.models.load_model(path, compile=False)
     except (ValueError, OSError) as error:
         raise SRKerasError(f"{path}: cannot load it as {name} x{scale} ({error})") from error
-    upsample = [layer for layer in model.layers if hasattr(layer, "scale")]
-    if upsample and upsample[0].scale != scale:
-        raise SRKerasError(f"{path} is a x{upsample[0].scale} model, not x{scale}")
+    found = model_scale(model)
+    if found != scale:
+        raise SRKerasError(f"{path} is a x{found} model, not x{scale}")
     return model
+
+
+def model_scale(model: keras.Model) -> int:
+    """The upscaling factor of an SR model, measured (EDSR's x4 is two x2 pixel shuffles)."""
+    side = 12
+    output = model(np.zeros((1, side, side, model.input_shape[-1]), np.float32), training=False)
+    return int(output.shape[1]) // side
 
 
 def model_function(model: keras.Model) -> ArrayFunction:

@@ -112,6 +112,16 @@ def test_weights_of_another_scale_are_refused(srcnn_file):
         inference.load_model("srcnn", 4, srcnn_file)
 
 
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_edsr_x4_is_two_x2_shuffles_but_loads_as_x4(scale, tmp_path):
+    path = tmp_path / f"edsr_x{scale}.keras"
+    models.build("edsr_baseline", scale, global_residual=True).save(path)
+    assert inference.model_scale(inference.load_model("edsr_baseline_gr", scale, path)) == scale
+    other = 3 if scale != 3 else 4
+    with pytest.raises(SRKerasError, match=f"x{scale} model, not x{other}"):
+        inference.load_model("edsr_baseline_gr", other, path)
+
+
 def test_evaluate_a_model_with_weights(tmp_path, srcnn_file, capsys):
     folder = tmp_path / "bench"
     rng = np.random.default_rng(2)
