@@ -48,7 +48,7 @@ def torch_model(keras_model, name: str, scale: int):
     from torch import nn
     from torch.nn import functional
 
-    from sr_keras.layers import bicubic_phase_weights
+    from sr_keras.layers import bicubic_kernel
     from sr_keras.models import MODELS
 
     table = MODELS[name].table
@@ -83,8 +83,7 @@ def torch_model(keras_model, name: str, scale: int):
 
         def __init__(self, channels: int):
             super().__init__()
-            phases = bicubic_phase_weights(scale)  # (s, 5): weights of offsets -2..2
-            kernel = np.einsum("yi,xj->yxij", phases, phases).reshape(scale * scale, 5, 5)
+            kernel = bicubic_kernel(scale).transpose(2, 0, 1)  # (s*s, 5, 5)
             weight = torch.from_numpy(kernel.astype(np.float32))[:, None]  # (s*s, 1, 5, 5)
             self.channels = channels
             self.register_buffer("weight", weight.repeat(channels, 1, 1, 1))

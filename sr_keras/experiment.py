@@ -205,6 +205,7 @@ def evaluate_models(
         ``1 MP (s)``: seconds to upscale to a 1000x1000 output (:func:`megapixel_seconds`).
     """
     split = "valid"
+    predictors = {name: _model_predictor(model) for name, model in trained.items()}
     frames = []
     for source in settings.benchmarks:
         tables, parameters = {}, {}
@@ -219,15 +220,14 @@ def evaluate_models(
             parameters["bicubic"] = 0
         for name, model in trained.items():
             tables[name] = evaluate(
-                _model_predictor(model), source, settings.scale, split, description=name
+                predictors[name], source, settings.scale, split, description=name
             )
             parameters[name] = model.count_params()
         table = comparison_table(tables, parameters)
         table.insert(0, "Dataset", dataset_name(source))
         frames.append(table)
     table = pd.concat(frames, ignore_index=True)
-    megapixel = {"bicubic": baseline_predictor("bicubic", settings.scale)}
-    megapixel.update({name: _model_predictor(model) for name, model in trained.items()})
+    megapixel = {"bicubic": baseline_predictor("bicubic", settings.scale), **predictors}
     # The quick mode times a 200x200 output once and scales it to a megapixel.
     side, repeats = (200, 1) if settings.quick else (1000, 3)
     timed = {

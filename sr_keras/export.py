@@ -24,12 +24,8 @@ import numpy as np
 
 from sr_keras.images import SRKerasError
 
-#: The export formats, with the file name each expects.
-FORMATS = {
-    "saved_model": "a directory",
-    "tflite": "a .tflite file",
-    "onnx": "a .onnx file",
-}
+#: The export formats: a directory, a ``.tflite`` file, a ``.onnx`` file.
+FORMATS = ("saved_model", "tflite", "onnx")
 
 #: Keras' names of the formats.
 _KERAS_FORMATS = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "onnx"}

@@ -48,6 +48,13 @@ def bicubic_phase_weights(scale: int) -> np.ndarray:
     return keys_cubic(shift[:, None] - np.arange(-2, 3)[None, :])
 
 
+def bicubic_kernel(scale: int) -> np.ndarray:
+    """The 2-D bicubic weights of integer upscaling: ``(5, 5, scale * scale)``, where
+    ``kernel[ky, kx, py * scale + px] = w[py, ky] * w[px, kx]`` (the pixel-shuffle order)."""
+    phases = bicubic_phase_weights(scale)
+    return np.einsum("yi,xj->ijyx", phases, phases).reshape(5, 5, scale * scale)
+
+
 def pixel_shuffle(inputs, scale: int):
     """``(N, H, W, C*s*s) -> (N, s*H, s*W, C)`` on ``keras.ops``, ``depth_to_space`` order."""
     shape = keras.ops.shape(inputs)
@@ -76,12 +83,7 @@ class BicubicUpsample(keras.layers.Layer):
     def __init__(self, scale: int, **kwargs):
         super().__init__(**kwargs)
         self.scale = _positive_int(scale, "scale")
-        phases = bicubic_phase_weights(self.scale)
-        # (5, 5, s*s): kernel[ky, kx, py * s + px] = w[py, ky] * w[px, kx], the order of
-        # PixelShuffle's channels.
-        self._kernel_2d = np.einsum("yi,xj->ijyx", phases, phases).reshape(
-            5, 5, self.scale * self.scale
-        )
+        self._kernel_2d = bicubic_kernel(self.scale)
 
     def build(self, input_shape):
         channels = input_shape[-1]

@@ -77,24 +77,17 @@ def test_upscale_keeps_gray_alpha_and_16_bit(tmp_path, srcnn_file):
     assert not list((tmp_path / "out").glob("*.tmp"))
 
 
+def _upscale_srcnn_x2(source, output, weights, *extra) -> int:
+    """``sr-keras upscale`` with the test's x2 srcnn weights."""
+    argv = ["upscale", str(source), "-o", str(output), "--model", "srcnn", "--scale", "2"]
+    return cli.main([*argv, "--weights", str(weights), *extra])
+
+
 def test_bad_file_is_reported_and_the_others_written(tmp_path, srcnn_file, capsys):
     folder = tmp_path / "in"
     write_image(folder / "good.png", np.full((10, 12, 3), 128, np.uint8))
     (folder / "broken.png").write_bytes(b"not a png")
-    status = cli.main(
-        [
-            "upscale",
-            str(folder),
-            "-o",
-            str(tmp_path / "out"),
-            "--model",
-            "srcnn",
-            "--scale",
-            "2",
-            "--weights",
-            str(srcnn_file),
-        ]
-    )
+    status = _upscale_srcnn_x2(folder, tmp_path / "out", srcnn_file)
     assert status == 1
     assert (tmp_path / "out" / "good_x2.png").is_file()
     assert not (tmp_path / "out" / "broken_x2.png").exists()
@@ -288,19 +281,5 @@ def test_self_ensemble_of_an_equivariant_function_changes_nothing():
 def test_cli_self_ensemble_flag(tmp_path, srcnn_file):
     image = tmp_path / "in.png"
     write_image(image, np.random.default_rng(9).integers(0, 256, (12, 14, 3), dtype=np.uint8))
-    status = cli.main(
-        [
-            "upscale",
-            str(image),
-            "-o",
-            str(tmp_path / "out"),
-            "--model",
-            "srcnn",
-            "--scale",
-            "2",
-            "--weights",
-            str(srcnn_file),
-            "--self-ensemble",
-        ]
-    )
+    status = _upscale_srcnn_x2(image, tmp_path / "out", srcnn_file, "--self-ensemble")
     assert status == 0 and (tmp_path / "out" / "in_x2.png").is_file()
