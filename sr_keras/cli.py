@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the deck's four and the two sub-pixel models)",
     )
     study.add_argument("--baselines-only", action="store_true", help="skip the models")
+    study.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="add each model's gain from the 8-way self-ensemble to the comparison "
+        "(8x the evaluation time)",
+    )
     study.add_argument("--scales", type=_scales, default=[2, 3, 4], help="e.g. 2,3,4 (default)")
     study.add_argument("--out", type=Path, default=Path("results"), help="results folder")
     study.add_argument("--split", default="valid", choices=["train", "valid"])
@@ -387,7 +393,7 @@ def _run_study(args) -> int:
             )
             experiment.train_model(settings, name, residual, verbose=verbose)
     trained = experiment.all_trained(settings)
-    comparison = experiment.evaluate_models(settings, trained)
+    comparison = experiment.evaluate_models(settings, trained, self_ensemble=args.self_ensemble)
     experiment.write_table(
         settings,
         comparison,

@@ -185,13 +185,22 @@ def trained_model(settings: StudySettings, model: str, global_residual: bool = F
     return inference.load_model(model, settings.scale, path) if path.is_file() else None
 
 
-def _model_predictor(model: keras.Model):
+def _model_predictor(model: keras.Model, ensemble: bool = False):
     function = inference.model_function(model)
+    if ensemble:
+        function = inference.self_ensemble(function)
     return lambda lr: function(lr[None].astype(np.float32) / 255.0)[0] * 255.0
 
 
+#: Column of :func:`evaluate_models` with the self-ensemble's gain.
+ENSEMBLE_GAIN = "x8 gain (dB)"
+
+
 def evaluate_models(
-    settings: StudySettings, trained: dict[str, keras.Model], include_bicubic: bool = True
+    settings: StudySettings,
+    trained: dict[str, keras.Model],
+    include_bicubic: bool = True,
+    self_ensemble: bool = False,
 ) -> pd.DataFrame:
     """The deck-style comparison table of trained models (and bicubic) on each benchmark.
 
@@ -199,13 +208,22 @@ def evaluate_models(
         settings: The study settings (its ``benchmarks`` are evaluated).
         trained: Row name -> model.
         include_bicubic: Add the bicubic baseline row.
+        self_ensemble: Also evaluate every model with the 8-way self-ensemble
+            (:func:`sr_keras.inference.self_ensemble`, 8x the compute) and add its Y-PSNR gain.
 
     Returns:
-        Columns ``Dataset``, those of :func:`sr_keras.evaluate.comparison_table`, and
-        ``1 MP (s)``: seconds to upscale to a 1000x1000 output (:func:`megapixel_seconds`).
+        Columns ``Dataset``, those of :func:`sr_keras.evaluate.comparison_table`,
+        ``1 MP (s)``: seconds to upscale to a 1000x1000 output (:func:`megapixel_seconds`), and
+        with ``self_ensemble`` the column ``ENSEMBLE_GAIN``: ensembled minus plain Y-PSNR
+        (empty for bicubic).
     """
     split = "valid"
     predictors = {name: _model_predictor(model) for name, model in trained.items()}
+    ensembled = (
+        {name: _model_predictor(model, ensemble=True) for name, model in trained.items()}
+        if self_ensemble
+        else {}
+    )
     frames = []
     for source in settings.benchmarks:
         tables, parameters = {}, {}
@@ -225,6 +243,17 @@ def evaluate_models(
             parameters[name] = model.count_params()
         table = comparison_table(tables, parameters)
         table.insert(0, "Dataset", dataset_name(source))
+        if self_ensemble:
+            gains = {
+                name: evaluate(
+                    ensembled[name], source, settings.scale, split, description=f"{name} x8"
+                )["psnr_y"].iloc[-1]
+                - tables[name]["psnr_y"].iloc[-1]
+                for name in trained
+            }
+            table[ENSEMBLE_GAIN] = [
+                round(float(gains[name]), 3) if name in gains else np.nan for name in table["Name"]
+            ]
         frames.append(table)
     table = pd.concat(frames, ignore_index=True)
     megapixel = {"bicubic": baseline_predictor("bicubic", settings.scale), **predictors}
