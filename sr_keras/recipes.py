@@ -15,8 +15,7 @@ from sr_keras.config import TrainConfig
 #: Per-model overrides of ``TrainConfig`` for the full study run at x4.
 RECIPES: dict[str, dict] = {
     "srcnn": dict(epochs=20, steps_per_epoch=150, batch_size=16, patch_size=96, learning_rate=1e-3),
-    # Half an hour each (2,000 steps at ~0.9 s): the deck version and its global-residual
-    # variant both fit this project's session beside the other runs.
+    # About half an hour per run on 2 CPU cores (2,000 steps at ~0.9 s each).
     "srresnet_lite": dict(
         epochs=20, steps_per_epoch=100, batch_size=16, patch_size=96, learning_rate=1e-3
     ),
