@@ -25,11 +25,11 @@ RECIPES: dict[str, dict] = {
     "sr_autoencoder": dict(
         epochs=20, steps_per_epoch=50, batch_size=16, patch_size=48, learning_rate=1e-3
     ),
-    # The sub-pixel models run at LR resolution: ESPCN's step costs ~0.04 s, EDSR's ~1.4 s
-    # (batch 16, HR 96; results/benchmarks.md), so they get many more steps in their budgets.
+    # The sub-pixel models run at LR resolution, so their steps are cheap (train-step times in
+    # results/benchmarks.md) and they get many more steps in their budgets.
     "espcn": dict(epochs=20, steps_per_epoch=500, batch_size=16, patch_size=96, learning_rate=1e-3),
-    # Inside model.fit an EDSR step takes ~1.9 s here (data pipeline and validation share the
-    # 2 cores): 3,000 steps keep the run near 1.6 hours, inside issue #5's 2-hour budget.
+    # Inside model.fit an EDSR step takes 1.6 to 1.9 s here (the data pipeline and validation
+    # share the 2 cores): 3,000 steps took 90 minutes, inside issue #5's 2-hour budget.
     "edsr_baseline": dict(
         epochs=15, steps_per_epoch=200, batch_size=16, patch_size=96, learning_rate=1e-3
     ),
