@@ -209,13 +209,14 @@ def _apply_block(
     )
     options = {}
     if is_last:
-        # The output layers compute in float32 even under a mixed-precision policy.
+        # The output layers (like the bicubic block) compute in float32 even under a
+        # mixed-precision policy.
         options["dtype"] = "float32"
     if is_last and zero_init:
         # With a global residual the model starts as exact bicubic interpolation.
         options["kernel_initializer"] = "zeros"
     if block.operation == "interpolation":
-        return BicubicUpsample(scale, name=block.name)(x)
+        return BicubicUpsample(scale, name=block.name, dtype="float32")(x)
     if block.operation == "conv":
         return keras.layers.Conv2D(
             filters,
@@ -286,7 +287,7 @@ def build_from_table(
     if table[0].operation == "interpolation":
         interpolated = outputs[table[0].name]
     elif global_residual:
-        interpolated = BicubicUpsample(scale, name="bicubic")(inputs)
+        interpolated = BicubicUpsample(scale, name="bicubic", dtype="float32")(inputs)
     if pools:
         x = CropToMatch(name="crop", dtype="float32")([x, interpolated])
     if global_residual:
