@@ -2,8 +2,8 @@
 
 They work on inputs whose height and width are unknown until run time (``model.predict`` on
 images of any size, ``tf.function`` with ``None`` spatial dimensions), and they are written
-with ops that TFLite and ONNX have as builtins (convolution, reshape, transpose, gather), so
-every model exports with a dynamic image size (:mod:`sr_keras.export`).
+with ops that TFLite and ONNX have as builtins (convolution, reshape, transpose, gather,
+bilinear resize), so every model exports with a dynamic image size (:mod:`sr_keras.export`).
 """
 
 from __future__ import annotations
@@ -114,13 +114,20 @@ class BicubicUpsample(keras.layers.Layer):
         return {**super().get_config(), "scale": self.scale}
 
 
-def _symmetric_indices(size, multiple: int):
+def _symmetric_indices(size, padded):
     """Indices ``0 .. size-1`` followed by mirrored ones (``size-1, size-2, ...``, then
-    forwards again), up to the next multiple of ``multiple``: ``tf.pad``'s ``SYMMETRIC`` mode,
-    for any pad size, as a gather (a builtin op of TFLite and ONNX, unlike symmetric pads)."""
-    padded = (size + multiple - 1) // multiple * multiple  # no negative operands: ONNX-safe
+    forwards again), ``padded`` in all: ``tf.pad``'s ``SYMMETRIC`` mode, for any pad size, as a
+    gather (a builtin op of TFLite and ONNX, unlike symmetric pads)."""
     position = tf.range(padded) % (2 * size)
     return tf.where(position < size, position, 2 * size - 1 - position)
+
+
+def _pad_symmetric(inputs, height, width):
+    """Pads ``inputs`` at the bottom/right to ``height x width`` (at least its own size)."""
+    shape = tf.shape(inputs)
+    rows = _symmetric_indices(shape[1], height)
+    columns = _symmetric_indices(shape[2], width)
+    return tf.gather(tf.gather(inputs, rows, axis=1), columns, axis=2)
 
 
 @keras.saving.register_keras_serializable(package="sr_keras")
@@ -140,9 +147,10 @@ class PadToMultiple(keras.layers.Layer):
 
     def call(self, inputs):
         shape = tf.shape(inputs)
-        rows = _symmetric_indices(shape[1], self.multiple)
-        columns = _symmetric_indices(shape[2], self.multiple)
-        return tf.gather(tf.gather(inputs, rows, axis=1), columns, axis=2)
+        multiple = self.multiple  # rounded up with no negative operands: ONNX-safe
+        height = (shape[1] + multiple - 1) // multiple * multiple
+        width = (shape[2] + multiple - 1) // multiple * multiple
+        return _pad_symmetric(inputs, height, width)
 
     def compute_output_shape(self, input_shape):
         def padded(size):
@@ -156,6 +164,39 @@ class PadToMultiple(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="sr_keras")
+class PadToMinimumSize(keras.layers.Layer):
+    """Pads height and width at the bottom/right up to at least ``minimum``, mirroring the image
+    as :class:`PadToMultiple` does; larger inputs pass unchanged.
+
+    Lets a branch with valid convolutions and poolings (RFDN's ESA) take tiny inputs;
+    :class:`CropToMatch` removes the padding.
+
+    Args:
+        minimum: The smallest height and width of the output.
+    """
+
+    def __init__(self, minimum: int, **kwargs):
+        super().__init__(**kwargs)
+        self.minimum = _positive_int(minimum, "minimum")
+
+    def call(self, inputs):
+        shape = tf.shape(inputs)
+        return _pad_symmetric(
+            inputs, tf.maximum(shape[1], self.minimum), tf.maximum(shape[2], self.minimum)
+        )
+
+    def compute_output_shape(self, input_shape):
+        def padded(size):
+            return None if size is None else max(size, self.minimum)
+
+        batch, height, width, channels = input_shape
+        return (batch, padded(height), padded(width), channels)
+
+    def get_config(self):
+        return {**super().get_config(), "minimum": self.minimum}
+
+
+@keras.saving.register_keras_serializable(package="sr_keras")
 class CropToMatch(keras.layers.Layer):
     """Crops the first input's height and width to those of the second input (top-left kept)."""
 
@@ -163,6 +204,27 @@ class CropToMatch(keras.layers.Layer):
         tensor, reference = inputs
         shape = tf.shape(reference)
         return tensor[:, : shape[1], : shape[2], :]
+
+    def compute_output_shape(self, input_shapes):
+        tensor_shape, reference_shape = input_shapes
+        return (tensor_shape[0], reference_shape[1], reference_shape[2], tensor_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="sr_keras")
+class ResizeToMatch(keras.layers.Layer):
+    """Bilinear resizing of the first input to the height and width of the second input.
+
+    Half-pixel centres, no antialiasing: PyTorch's ``F.interpolate(mode="bilinear",
+    align_corners=False)`` and ``tf.image.resize(method="bilinear")``. One resize op with a
+    size computed at run time, a builtin of TFLite (``RESIZE_BILINEAR``) and ONNX (``Resize``).
+    Computes in float32 and returns the input's dtype.
+    """
+
+    def call(self, inputs):
+        tensor, reference = inputs
+        size = tf.shape(reference)[1:3]
+        resized = tf.image.resize(keras.ops.cast(tensor, "float32"), size, method="bilinear")
+        return keras.ops.cast(resized, tensor.dtype)
 
     def compute_output_shape(self, input_shapes):
         tensor_shape, reference_shape = input_shapes

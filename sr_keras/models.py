@@ -22,14 +22,18 @@ import pandas as pd
 from sr_keras.layers import (
     BicubicUpsample,
     CropToMatch,
+    PadToMinimumSize,
     PadToMultiple,
     PixelShuffle,
     ResidualScale,
+    ResizeToMatch,
 )
 
 IMAGE_CHANNELS = "image_channels"  # the number of image channels (3 for RGB)
 SUBPIXEL_CHANNELS = "subpixel_channels"  # image channels * scale**2, before a pixel shuffle
 SCALES = (2, 3, 4)
+LEAKY_RELU = "lrelu"  # RFDN's activation: LeakyReLU with negative slope 0.05, its own layer
+LEAKY_RELU_SLOPE = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,13 +45,16 @@ class Block:
         operation: ``interpolation``, ``conv``, ``conv_transpose`` (stride 2), ``batch_norm``,
             ``max_pool`` (2x2), ``residual_block`` (Conv-BN-ReLU-Conv-BN plus skip), ``add``,
             ``pixel_shuffle`` (by the scale), ``edsr_block`` (Conv-ReLU-Conv, scaled by
-            ``factor``, plus skip) or ``upsampler`` (EDSR's: conv and pixel shuffle, twice for
-            x4).
+            ``factor``, plus skip), ``upsampler`` (EDSR's: conv and pixel shuffle, twice for
+            x4), ``concat`` (of ``inputs``), ``rfdb`` (RFDN's residual feature distillation
+            block with its ESA attention) or ``pixel_shuffle_block`` (RFDN's: conv to
+            ``filters * scale**2`` channels, then one pixel shuffle).
         filters: Output channels of convolutions and residual blocks; ``IMAGE_CHANNELS`` for
             the last convolution, ``SUBPIXEL_CHANNELS`` before a pixel shuffle.
         kernel_size: Convolution kernel side.
         inputs: Names of the input blocks (``add`` takes two); default the previous block.
-        activation: Activation after a convolution (``None`` for the last one).
+        activation: Activation after a convolution (``None`` for the last one; ``"lrelu"``
+            for RFDN's LeakyReLU of slope 0.05).
         factor: Residual scaling of ``edsr_block``.
     """
 
@@ -142,13 +149,57 @@ EDSR_BASELINE = (
 )
 
 
+#: RFDN (Liu, Tang, Wu, "Residual Feature Distillation Network for Lightweight Image
+#: Super-Resolution", ECCV Workshops 2020), the AIM 2020 efficient SR winner, as the official
+#: code (github.com/njulj/RFDN, RFDN.py and block.py): 50 features, 4 RFDB blocks, a 1x1
+#: fusion of the 4 block outputs, a long skip and a one-step pixel-shuffle upsampler.
+#: Parameters, from the official layout (weights + biases):
+#:   head 3x3, 3 -> 50: 1,400
+#:   each RFDB: c1_r, c2_r, c3_r 3x3 50 -> 50: 3 x 22,550; c1_d, c2_d, c3_d 1x1 50 -> 25:
+#:     3 x 1,275; c4 3x3 50 -> 25: 11,275; c5 1x1 100 -> 50: 5,050; ESA on 12 channels:
+#:     conv1 612 + conv_f 156 + conv2, conv_max, conv3, conv3_ 4 x 1,308 + conv4 650 = 6,650;
+#:     94,450 per block, 377,800 for four
+#:   fuse 1x1, 200 -> 50: 10,050; lr_conv 3x3, 50 -> 50: 22,550
+#:   upsampler 3x3, 50 -> 3 * scale**2: 5,412 (x2), 12,177 (x3), 21,648 (x4)
+#:   total: 417,212 (x2), 423,977 (x3), 433,448 (x4): the 0.433M of the AIM 2020 report.
+#: RFDN rather than IMDN (Hui et al. 2019, the AIM 2019 winner): IMDN's contrast-aware channel
+#: attention pools each channel's mean and standard deviation over the whole image, so every
+#: output pixel depends on the whole input and a tiled result depends on the tiling. RFDN's ESA
+#: is local (a strided convolution, a 7x7 max pool and three 3x3 convolutions at 1/6 of the
+#: size), so tiled upscaling with an overlap stays close to the untiled output; not identical,
+#: as the pooling grid and the bilinear ratio back to full size depend on the tile.
+RFDN = (
+    Block("head", "conv", 50, activation=None),
+    *(Block(f"rfdb{index}", "rfdb", 50) for index in range(1, 5)),
+    Block("concat", "concat", inputs=("rfdb1", "rfdb2", "rfdb3", "rfdb4")),
+    Block("fuse", "conv", 50, kernel_size=1, activation=LEAKY_RELU),
+    Block("lr_conv", "conv", 50, activation=None),
+    Block("skip", "add", inputs=("head", "lr_conv")),
+    Block("upsampler", "pixel_shuffle_block", IMAGE_CHANNELS, activation=None),
+)
+
+#: The smallest input of ESA's strided branch: its 3x3 stride-2 valid convolution gives
+#: (15 - 3) // 2 + 1 = 7 pixels, what the 7x7 max pool needs. Smaller inputs are padded.
+ESA_MINIMUM_SIZE = 15
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-    """A registered architecture: its table, the slide's parameter count and a description."""
+    """A registered architecture.
+
+    Attributes:
+        table: Its blocks.
+        parameters: The published parameter count at x4.
+        description: One line naming the model and its source.
+        tile_multiple: Tiled inference should keep LR tile origins on multiples of this: 4 for
+            the autoencoder's two 2x2 poolings (and, harmlessly, the others), 6 for RFDN, whose
+            ESA branch strides by 2 then 3, so tiles share the whole image's pooling grid.
+    """
 
     table: tuple[Block, ...]
     parameters: int
     description: str
+    tile_multiple: int = 4
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -159,6 +210,9 @@ MODELS: dict[str, ModelSpec] = {
     "espcn": ModelSpec(ESPCN, 37_200, "ESPCN, sub-pixel convolution (Shi et al. 2016)"),
     "edsr_baseline": ModelSpec(
         EDSR_BASELINE, 1_517_571, "EDSR baseline, 16 blocks of 64 (Lim et al. 2017)"
+    ),
+    "rfdn": ModelSpec(
+        RFDN, 433_448, "RFDN, 4 distillation blocks of 50 (Liu et al. 2020)", tile_multiple=6
     ),
 }
 
@@ -190,15 +244,70 @@ def _edsr_block(x, block: Block):
     return keras.layers.Add(name=block.name)([skip, x])
 
 
-def _upsampler(x, block: Block, scale: int):
-    steps = (2, 2) if scale == 4 else (scale,)
+def _upsampler(x, block: Block, filters: int, steps: tuple[int, ...], options: dict):
     for index, step in enumerate(steps, start=1):
         x = keras.layers.Conv2D(
-            block.filters * step * step, 3, padding="same", name=f"{block.name}_conv{index}"
+            filters * step * step, 3, padding="same", name=f"{block.name}_conv{index}", **options
         )(x)
         name = block.name if index == len(steps) else f"{block.name}_shuffle{index}"
-        x = PixelShuffle(step, name=name)(x)
+        x = PixelShuffle(step, name=name, dtype=options.get("dtype"))(x)
     return x
+
+
+def _leaky_relu(x, name: str):
+    return keras.layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=name)(x)
+
+
+def _conv(x, filters: int, kernel_size: int, name: str, activation: str | None = None, **options):
+    """A same-padded convolution; ``"lrelu"`` adds a LeakyReLU layer named ``name + "_lrelu"``."""
+    leaky = activation == LEAKY_RELU
+    x = keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        padding="same",
+        activation=None if leaky else activation,
+        name=name,
+        **options,
+    )(x)
+    return _leaky_relu(x, f"{name}_lrelu") if leaky else x
+
+
+def _rfdb_block(x, block: Block):
+    """RFDN's block: three distillation steps (1x1 distilled, 3x3 + skip refined), c4, c5, ESA."""
+    name, filters = block.name, block.filters
+    distilled = []
+    for step in (1, 2, 3):
+        distilled.append(_conv(x, filters // 2, 1, f"{name}_c{step}_d", LEAKY_RELU))
+        refined = _conv(x, filters, 3, f"{name}_c{step}_r")
+        x = _leaky_relu(
+            keras.layers.Add(name=f"{name}_r{step}")([refined, x]), f"{name}_r{step}_lrelu"
+        )
+    distilled.append(_conv(x, filters // 2, 3, f"{name}_c4", LEAKY_RELU))
+    x = keras.layers.Concatenate(name=f"{name}_concat")(distilled)
+    return _esa_block(_conv(x, filters, 1, f"{name}_c5"), name)
+
+
+def _esa_block(x, name: str):
+    """RFDN's enhanced spatial attention: ``x`` times a sigmoid mask from a strided branch.
+
+    The branch (stride-2 valid conv, 7x7 stride-3 max pool, three 3x3 convs) is padded up to
+    :data:`ESA_MINIMUM_SIZE` by mirroring, upsampled back to that padded size (bilinear, half-
+    pixel centres, as PyTorch's ``align_corners=False``) and cropped: any input size works and
+    inputs of 15 pixels or more are computed exactly as the official model.
+    """
+    filters, reduced, prefix = x.shape[-1], x.shape[-1] // 4, f"{name}_esa"
+    c1_ = _conv(x, reduced, 1, f"{prefix}_conv1")
+    branch = PadToMinimumSize(ESA_MINIMUM_SIZE, name=f"{prefix}_pad")(c1_)
+    c1 = keras.layers.Conv2D(reduced, 3, strides=2, name=f"{prefix}_conv2")(branch)
+    v_max = keras.layers.MaxPooling2D(7, strides=3, name=f"{prefix}_max_pool")(c1)
+    v_range = _conv(v_max, reduced, 3, f"{prefix}_conv_max", "relu")
+    c3 = _conv(v_range, reduced, 3, f"{prefix}_conv3", "relu")
+    c3 = _conv(c3, reduced, 3, f"{prefix}_conv3_")
+    c3 = ResizeToMatch(name=f"{prefix}_upsample")([c3, branch])
+    c3 = CropToMatch(name=f"{prefix}_crop")([c3, x])
+    c4 = keras.layers.Add(name=f"{prefix}_add")([c3, _conv(c1_, reduced, 1, f"{prefix}_conv_f")])
+    mask = _conv(c4, filters, 1, f"{prefix}_conv4", "sigmoid")
+    return keras.layers.Multiply(name=name)([x, mask])
 
 
 def _apply_block(
@@ -218,14 +327,7 @@ def _apply_block(
     if block.operation == "interpolation":
         return BicubicUpsample(scale, name=block.name, dtype="float32")(x)
     if block.operation == "conv":
-        return keras.layers.Conv2D(
-            filters,
-            block.kernel_size,
-            padding="same",
-            activation=block.activation,
-            name=block.name,
-            **options,
-        )(x)
+        return _conv(x, filters, block.kernel_size, block.name, block.activation, **options)
     if block.operation == "conv_transpose":
         return keras.layers.Conv2DTranspose(
             filters,
@@ -244,7 +346,13 @@ def _apply_block(
     if block.operation == "edsr_block":
         return _edsr_block(x, block)
     if block.operation == "upsampler":
-        return _upsampler(x, block, scale)
+        return _upsampler(x, block, filters, (2, 2) if scale == 4 else (scale,), options)
+    if block.operation == "pixel_shuffle_block":
+        return _upsampler(x, block, filters, (scale,), options)
+    if block.operation == "rfdb":
+        return _rfdb_block(x, block)
+    if block.operation == "concat":
+        return keras.layers.Concatenate(name=block.name)([outputs[name] for name in block.inputs])
     if block.operation == "pixel_shuffle":
         return PixelShuffle(scale, name=block.name, dtype=options.get("dtype"))(x)
     if block.operation == "add":
@@ -302,7 +410,8 @@ def build(
 
     Args:
         name: ``srcnn``, ``srresnet``, ``srresnet_lite``, ``sr_autoencoder`` (the deck's),
-            ``espcn`` or ``edsr_baseline`` (sub-pixel models working at LR resolution).
+            ``espcn``, ``edsr_baseline`` or ``rfdn`` (sub-pixel models working at LR
+            resolution).
         scale: 2, 3 or 4.
         channels: Image channels (3 for RGB; the slide counts assume 3).
         global_residual: Add the bicubic-interpolated input to the output (not in the deck;
@@ -326,7 +435,8 @@ def build(
 def _operation_label(block: Block) -> str:
     labels = {
         "interpolation": "Interpolation (bicubic)",
-        "conv": f"Conv2D {block.kernel_size}x{block.kernel_size}",
+        "conv": f"Conv2D {block.kernel_size}x{block.kernel_size}"
+        + (" + LeakyReLU 0.05" if block.activation == LEAKY_RELU else ""),
         "conv_transpose": f"Conv2DTranspose {block.kernel_size}x{block.kernel_size}, stride 2",
         "batch_norm": "Batch Normalization",
         "max_pool": "MaxPooling2D 2x2",
@@ -335,6 +445,9 @@ def _operation_label(block: Block) -> str:
         "pixel_shuffle": "PixelShuffle",
         "edsr_block": f"residual block (Conv-ReLU-Conv) x {block.factor}",
         "upsampler": "Conv2D 3x3 + PixelShuffle (twice for x4)",
+        "concat": f"Concatenate[{', '.join(block.inputs)}]",
+        "rfdb": "RFDB (3 distillation steps, c4, c5, ESA)",
+        "pixel_shuffle_block": "Conv2D 3x3 + PixelShuffle",
     }
     return labels[block.operation]
 
@@ -383,7 +496,7 @@ def layer_table(model_name: str, scale: int = 4, channels: int = 3) -> pd.DataFr
             divisor *= 2
         elif block.operation == "conv_transpose":
             divisor //= 2
-        elif block.operation in ("pixel_shuffle", "upsampler"):
+        elif block.operation in ("pixel_shuffle", "upsampler", "pixel_shuffle_block"):
             divisor = 1
         channels_in = output_channels
     total = model.count_params()

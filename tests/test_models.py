@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sr_keras import models
+from sr_keras import inference, models
 from sr_keras.interpolation import imresize
-from sr_keras.layers import BicubicUpsample, PadToMultiple
+from sr_keras.layers import BicubicUpsample, PadToMinimumSize, PadToMultiple, ResizeToMatch
 
 SLIDE_TOTALS = {
     "srcnn": 20_483,
@@ -20,7 +20,7 @@ SLIDE_TOTALS = {
 
 
 def test_registry_lists_the_deck_models_then_the_sub_pixel_ones():
-    assert models.available_models() == [*SLIDE_TOTALS, "espcn", "edsr_baseline"]
+    assert models.available_models() == [*SLIDE_TOTALS, "espcn", "edsr_baseline", "rfdn"]
     assert models.DECK_MODELS == tuple(SLIDE_TOTALS)
 
 
@@ -188,3 +188,125 @@ def test_edsr_blocks_have_no_batch_norm_and_scale_the_residual():
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
     assert model.get_layer("block1_scale").factor == 0.1
     assert model.get_layer("head").output.shape[1] is None  # works at any LR size
+
+
+# --- RFDN (issue 16): residual feature distillation with local spatial attention -----------
+
+#: From the official layout (github njulj/RFDN), counted by hand beside ``models.RFDN``; the
+#: AIM 2020 efficient SR report gives 0.433M at x4.
+RFDN_TOTALS = {2: 417_212, 3: 423_977, 4: 433_448}
+
+
+def _randomised(model, seed=0):
+    """Non-trivial weights everywhere (a zero-initialised residual end would hide errors)."""
+    rng = np.random.default_rng(seed)
+    model.set_weights(
+        [rng.normal(0, 0.05, w.shape).astype(np.float32) for w in model.get_weights()]
+    )
+    return model
+
+
+@pytest.mark.parametrize("scale", list(RFDN_TOTALS))
+def test_rfdn_parameters_match_the_official_layout(scale):
+    model = models.build("rfdn", scale)
+    assert model.count_params() == RFDN_TOTALS[scale]
+    table = models.layer_table("rfdn", scale)
+    assert table.iloc[-1]["Parameters"] == RFDN_TOTALS[scale]
+    assert table.iloc[:-1]["Parameters"].sum() == RFDN_TOTALS[scale]
+    assert models.MODELS["rfdn"].parameters == models.build("rfdn", 4).count_params()
+
+
+def test_rfdn_layers_follow_the_official_code():
+    model = models.build("rfdn", 4)
+    assert model.get_layer("rfdb1_c1_d").kernel_size == (1, 1)
+    assert model.get_layer("rfdb1_c1_d").filters == 25
+    assert model.get_layer("rfdb1_c1_d_lrelu").negative_slope == pytest.approx(0.05)
+    assert model.get_layer("rfdb1_c3_r").filters == 50
+    assert model.get_layer("rfdb1_c5").kernel_size == (1, 1)
+    conv2 = model.get_layer("rfdb1_esa_conv2")
+    assert (conv2.strides, conv2.padding, conv2.filters) == ((2, 2), "valid", 12)
+    pool = model.get_layer("rfdb1_esa_max_pool")
+    assert (pool.pool_size, pool.strides, pool.padding) == ((7, 7), (3, 3), "valid")
+    assert model.get_layer("rfdb1_esa_conv4").activation.__name__ == "sigmoid"
+    assert isinstance(model.get_layer("rfdb4"), keras.layers.Multiply)
+    assert model.get_layer("fuse").input.shape[-1] == 200
+    assert model.get_layer("upsampler_conv1").filters == 3 * 16  # one x4 shuffle, not two x2
+    assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)
+
+
+@pytest.mark.parametrize(("height", "width"), [(13, 17), (12, 12), (1, 1), (15, 40)])
+def test_rfdn_takes_any_size_including_tiny_ones(height, width):
+    model = models.build("rfdn", 3, global_residual=True)
+    lr = np.random.default_rng(0).random((2, height, width, 3), dtype=np.float32)
+    assert model(lr).shape == (2, 3 * height, 3 * width, 3)
+
+
+def test_resize_to_match_is_pytorch_bilinear_without_align_corners():
+    def torch_bilinear_axis(size_in, size_out):  # F.interpolate's source index and weight
+        source = np.maximum((np.arange(size_out) + 0.5) * size_in / size_out - 0.5, 0)
+        low = np.floor(source).astype(int)
+        weights = np.zeros((size_out, size_in))
+        weights[np.arange(size_out), low] += 1 - (source - low)
+        weights[np.arange(size_out), np.minimum(low + 1, size_in - 1)] += source - low
+        return weights
+
+    small = np.random.default_rng(1).random((1, 3, 5, 2), dtype=np.float32)
+    resized = ResizeToMatch()([small, np.zeros((1, 20, 27, 1), np.float32)]).numpy()
+    expected = np.einsum(
+        "yi,xj,nijc->nyxc", torch_bilinear_axis(3, 20), torch_bilinear_axis(5, 27), small
+    )
+    np.testing.assert_allclose(resized, expected, atol=1e-6)
+
+
+def test_pad_to_minimum_size_mirrors_small_inputs_only():
+    image = np.random.default_rng(4).random((1, 4, 20, 3), dtype=np.float32)
+    padded = PadToMinimumSize(15)(image).numpy()
+    np.testing.assert_array_equal(
+        padded, np.pad(image, ((0, 0), (0, 11), (0, 0), (0, 0)), "symmetric")
+    )
+
+
+def test_rfdn_keras_round_trip_gives_identical_outputs(tmp_path):
+    model = _randomised(models.build("rfdn", 3, global_residual=True))
+    path = tmp_path / "rfdn.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)  # safe_mode stays True
+    lr = np.random.default_rng(2).random((1, 13, 17, 3), dtype=np.float32)
+    np.testing.assert_array_equal(model.predict(lr, verbose=0), loaded.predict(lr, verbose=0))
+
+
+def test_rfdn_mixed_bfloat16_is_close_to_its_float32_twin():
+    # bfloat16 keeps 8 significant bits (relative step 2**-8 = 0.004): measured max 3.1e-3,
+    # mean 5e-4 on outputs of magnitude up to 1.7 (random weights); tolerance about 3x that.
+    float32 = _randomised(models.build("rfdn", 3, global_residual=True))
+    try:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        bfloat16 = models.build("rfdn", 3, global_residual=True)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    bfloat16.set_weights(float32.get_weights())
+    assert bfloat16.get_layer("rfdb1_esa_upsample").compute_dtype == "bfloat16"
+    assert bfloat16.get_layer("upsampler_conv1").compute_dtype == "float32"
+    lr = np.random.default_rng(3).random((1, 13, 17, 3), dtype=np.float32)
+    expected, actual = np.asarray(float32(lr)), np.asarray(bfloat16(lr))
+    assert actual.dtype == np.float32
+    assert np.abs(actual - expected).max() <= 1e-2
+    assert np.abs(actual - expected).mean() <= 2e-3
+
+
+@pytest.mark.parametrize(("shape", "tile"), [((120, 144), 64), ((300, 340), 256)])
+def test_rfdn_tiled_is_close_to_untiled_on_a_photo(make_photo, shape, tile):
+    # Not bit-identical: ESA's stride-2 conv and 7x7 stride-3 pool start at each tile's corner
+    # (origins on multiples of tile_multiple = 6 keep the whole image's grid) and its bilinear
+    # ratio back to full size depends on the tile's size. Measured with these weights, overlap
+    # 32: max 3.3e-3 (tile 64) and 3.9e-3 (tile 256, the default); at most 5.4e-3 over four
+    # seeds. Tolerance: two 8-bit levels, and a mean far below one.
+    keras.utils.set_random_seed(0)
+    function = inference.model_function(models.build("rfdn", 4))
+    image = make_photo(0, shape).astype(np.float32) / 255
+    whole = inference.predict_tiled(function, image, 4, tile=0)
+    multiple = models.MODELS["rfdn"].tile_multiple
+    tiled = inference.predict_tiled(function, image, 4, tile, overlap=32, multiple=multiple)
+    assert tiled.shape == whole.shape == (4 * shape[0], 4 * shape[1], 3)
+    assert np.abs(tiled - whole).max() <= 2 / 255
+    assert np.abs(tiled - whole).mean() <= 5e-4
