@@ -14,7 +14,56 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ start-up lines (oneDNN, CUDA probing, a "CUDA error" without a GPU) are
+# noise for users: hide its C++ logging below FATAL, and its gRPC logging, before it loads.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+#: Largest factor of ``sr-keras interpolate`` (x16 of a 1000x1000 photo is 768 MB already).
+MAX_INTERPOLATION_SCALE = 16
+
+
+def _import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with the process' stderr sent to a temp file.
+
+    Some of its C++ libraries log before their logging is set up, so ``TF_CPP_MIN_LOG_LEVEL``
+    cannot hide those lines; they are dropped, and shown only if the import fails.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _interpolation_scale(text: str) -> int:
+    value = int(text)
+    if not 2 <= value <= MAX_INTERPOLATION_SCALE:
+        raise argparse.ArgumentTypeError(
+            f"scale must be an integer from 2 to {MAX_INTERPOLATION_SCALE}, got {value}"
+        )
+    return value
 
 
 def _scale(text: str) -> int:
@@ -120,7 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--scale", type=_scale, default=4)
     evaluate.add_argument("--split", default="valid", choices=["train", "valid"])
     evaluate.add_argument(
-        "--crop-border", type=int, default=None, help="pixels shaved per side (default: scale)"
+        "--crop-border",
+        type=_non_negative,
+        default=None,
+        help="pixels shaved per side (default: scale)",
     )
     evaluate.add_argument("--csv", type=Path, default=None, help="write the table as CSV")
     evaluate.add_argument("--markdown", action="store_true", help="print Markdown tables")
@@ -132,12 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
         "Time, plus Y-PSNR and Y-SSIM) to REPORT.csv and REPORT.md",
     )
     evaluate.add_argument(
-        "--tile", type=int, default=0, help="LR tile side for model inference (0: whole image)"
+        "--tile",
+        type=_non_negative,
+        default=0,
+        help="LR tile side for model inference (0: whole image)",
     )
     evaluate.add_argument(
         "--self-ensemble",
         action="store_true",
         help="average each model over the 8 flips/rotations (EDSR's '+'; 8x slower)",
+    )
+    evaluate.add_argument(
+        "--overwrite", action="store_true", help="replace existing --csv/--report files"
     )
 
     train = commands.add_parser(
@@ -174,13 +232,20 @@ def build_parser() -> argparse.ArgumentParser:
     upscale.add_argument("--scale", type=_scale, default=4)
     upscale.add_argument("--weights", type=Path, default=None)
     upscale.add_argument(
-        "--tile", type=int, default=256, help="LR tile side in pixels (0: no tiling)"
+        "--tile", type=_non_negative, default=256, help="LR tile side in pixels (0: no tiling)"
     )
-    upscale.add_argument("--overlap", type=int, default=32, help="LR context per tile side")
+    upscale.add_argument(
+        "--overlap", type=_non_negative, default=32, help="LR context per tile side"
+    )
     upscale.add_argument(
         "--self-ensemble",
         action="store_true",
         help="average over the 8 flips/rotations (8x slower, usually a little sharper)",
+    )
+    upscale.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing outputs (default: skip them, so that a rerun resumes)",
     )
 
     export = commands.add_parser(
@@ -210,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--no-check", action="store_true", help="skip the parity check against Keras"
     )
+    export.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing export at -o (never a folder that holds anything else)",
+    )
 
     interpolate = commands.add_parser(
         "interpolate",
@@ -217,14 +287,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Upscale images by an integer factor. Bicubic is OpenCV's kernel "
         "(a = -0.75), as in the deck. Channels and bit depth are kept.",
     )
-    interpolate.add_argument("inputs", nargs="+", type=Path, help="image files")
+    interpolate.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
     interpolate.add_argument(
         "-o", "--output", type=Path, required=True, help="output file (one input) or folder"
     )
     interpolate.add_argument(
         "--method", default="bicubic", choices=["nearest", "bilinear", "bicubic"]
     )
-    interpolate.add_argument("--scale", type=int, default=4)
+    interpolate.add_argument(
+        "--scale", type=_interpolation_scale, default=4, help="2 to 16 (default 4)"
+    )
+    interpolate.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing outputs (default: refuse an output file, skip existing outputs "
+        "in an output folder so that a rerun resumes)",
+    )
 
     download = commands.add_parser(
         "download",
@@ -327,7 +405,7 @@ def _run_upscale(args) -> int:
     model = args.model or default_model(args.scale)
     if args.model is None:
         print(f"model: {model} (x{args.scale})")
-    written, errors = upscale_files(
+    written, notices, errors = upscale_files(
         args.inputs,
         args.output,
         model,
@@ -336,7 +414,15 @@ def _run_upscale(args) -> int:
         tile=args.tile,
         overlap=args.overlap,
         ensemble=args.self_ensemble,
+        overwrite=args.overwrite,
     )
+    return _report_batch(written, notices, errors)
+
+
+def _report_batch(written: list, notices: list[str], errors: list[str]) -> int:
+    """Prints what a batch command did; 1 if some files failed."""
+    for message in notices:
+        print(message)
     for path in written:
         print(f"wrote {path}")
     for message in errors:
@@ -349,9 +435,12 @@ def _run_upscale(args) -> int:
 def _run_export(args) -> int:
     from sr_keras import export
     from sr_keras.inference import load_model
+    from sr_keras.utils import ensure_writable_folder
 
+    export.check_export_path(args.output, args.format, args.overwrite)  # before any work
+    ensure_writable_folder(args.output.parent)
     model = load_model(args.model, args.scale, args.weights)
-    path = export.export_model(model, args.output, args.format)
+    path = export.export_model(model, args.output, args.format, overwrite=args.overwrite)
     print(f"wrote {path} ({args.format}, {args.model} x{args.scale}, any image size)")
     if args.no_check:
         return 0
@@ -413,7 +502,7 @@ def _run_evaluate(args) -> int:
 
     from sr_keras.evaluate import BASELINES, comparison_table, evaluate, format_table, write_csv
     from sr_keras.inference import predictor
-    from sr_keras.utils import atomic_write_text
+    from sr_keras.utils import atomic_write_text, check_output, ensure_writable_folder
 
     models = _names(args.model)
     trained = [name for name in models if name not in BASELINES]
@@ -421,6 +510,12 @@ def _run_evaluate(args) -> int:
         raise ValueError(
             f"--weights was given {len(args.weights)} times for {len(trained)} trained models"
         )
+    outputs = [args.csv] if args.csv else []
+    if args.report:
+        outputs += [args.report.with_suffix(".csv"), args.report.with_suffix(".md")]
+    for output in outputs:  # before any work: refused if it exists, folder test-written
+        check_output(output, args.overwrite)
+        ensure_writable_folder(output.parent)
     # Pair weights with the trained models in order; a model named twice gets labels from its
     # weights files so both rows stay in the table.
     weights = list(args.weights) + [None] * (len(trained) - len(args.weights))
@@ -471,32 +566,23 @@ def _run_evaluate(args) -> int:
 
 
 def _run_interpolate(args) -> int:
-    import numpy as np
+    from sr_keras.images import OutputPlan, plan_outputs
+    from sr_keras.upscaling import interpolation_upscaler, write_outputs
+    from sr_keras.utils import check_output, ensure_writable_folder
 
-    from sr_keras.images import SRKerasError, decode_raw, to_rgb_uint8, write_image
-    from sr_keras.interpolation import interpolate
-
-    single = len(args.inputs) == 1 and args.output.suffix != ""
-    failures, targets = [], set()
-    for path in args.inputs:
-        try:
-            target = args.output if single else args.output / f"{path.stem}_x{args.scale}.png"
-            if target in targets:
-                raise SRKerasError(f"{path}: another input already wrote {target}; rename it")
-            targets.add(target)
-            image = decode_raw(path)
-            if image.dtype not in (np.uint8, np.uint16):
-                image = to_rgb_uint8(image, keep_alpha=True)
-            upscaled = interpolate(image, args.scale, args.method)
-            limit = np.iinfo(image.dtype).max
-            result = np.clip(np.round(upscaled), 0, limit).astype(image.dtype)
-            write_image(target, result)
-            print(f"{path} -> {target} ({result.shape[1]}x{result.shape[0]}, {args.method})")
-        except (SRKerasError, OSError) as error:
-            failures.append(str(error))
-    for message in failures:
-        print(f"error: {message}", file=sys.stderr)
-    return 1 if failures else 0
+    single = len(args.inputs) == 1 and args.output.suffix != "" and not args.inputs[0].is_dir()
+    if single:  # one output file: refused if it exists (or is the input)
+        check_output(args.output, args.overwrite, inputs=args.inputs)
+        plan = OutputPlan(jobs=[(args.inputs[0], args.output)])
+    else:  # an output folder: existing outputs skipped, so that a rerun resumes
+        plan = plan_outputs(args.inputs, args.output, args.scale, args.overwrite)
+    written, errors = [], []
+    if plan.jobs:
+        ensure_writable_folder(args.output.parent if single else args.output)
+        upscaler = interpolation_upscaler(args.scale, args.method)
+        description = f"interpolate x{args.scale} {args.method}"
+        written, errors = write_outputs(plan.jobs, upscaler, description, progress=not single)
+    return _report_batch(written, plan.notices, plan.errors + errors)
 
 
 def _run_download(args) -> int:
@@ -524,12 +610,18 @@ def main(argv: list[str] | None = None) -> int:
     # TensorFlow's Python warnings (e.g. "triggered tf.function retracing" when several models
     # are traced in one run) are noise for command-line users.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    if args.command not in ("interpolate", "download"):
+        _import_tensorflow_quietly()
     from sr_keras.images import SRKerasError
 
     try:
         return COMMANDS[args.command](args)
     except (SRKerasError, ValueError, OSError) as error:
-        print(f"sr-keras {args.command}: error: {error}", file=sys.stderr)
+        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        print(f"sr-keras {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"sr-keras {args.command}: error: out of memory", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

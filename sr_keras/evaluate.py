@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from sr_keras import metrics
 from sr_keras.data import find_pairs, load_pair
 from sr_keras.interpolation import imresize, interpolate
-from sr_keras.utils import atomic_write_text
+from sr_keras.utils import SRKerasError, atomic_write_text
 
 COLUMNS = ("image", "psnr_y", "ssim_y", "psnr_rgb", "mse", "seconds")
 
@@ -114,6 +114,7 @@ def evaluate(
     Raises:
         ValueError: If an output has the wrong shape.
         ImageReadError: If an image cannot be read (a benchmark must be complete).
+        SRKerasError: If an image is too small to measure (naming it).
     """
     crop_border = scale if crop_border is None else crop_border
     rows, outputs = [], {}
@@ -132,7 +133,14 @@ def evaluate(
             raise ValueError(
                 f"{pair.name}: the prediction has shape {sr.shape}, expected {hr.shape}"
             )
-        rows.append({"image": pair.name, **measure(sr, hr, crop_border), "seconds": seconds})
+        try:
+            measured = measure(sr, hr, crop_border)
+        except ValueError as error:  # too small for the border shave or the SSIM window
+            raise SRKerasError(
+                f"{pair.hr_path}: {hr.shape[1]}x{hr.shape[0]} is too small to measure ({error}); "
+                "remove it from the dataset or lower --crop-border"
+            ) from error
+        rows.append({"image": pair.name, **measured, "seconds": seconds})
         if keep_outputs:
             outputs[pair.name] = sr
     table = pd.DataFrame(rows, columns=list(COLUMNS))

@@ -22,7 +22,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from sr_keras.images import SRKerasError
+from sr_keras.utils import (
+    OVERWRITE_FLAG,
+    SRKerasError,
+    check_output,
+    ensure_writable_folder,
+    remove_stale_temp_files,
+    temp_beside,
+)
 
 #: The export formats: a directory, a ``.tflite`` file, a ``.onnx`` file.
 FORMATS = ("saved_model", "tflite", "onnx")
@@ -47,31 +54,69 @@ def _check_path(path: Path, format: str) -> None:
         raise ValueError(f"path of a {format} export must end with {suffix}, got '{path}'")
 
 
-def export_model(model: keras.Model, path: str | os.PathLike, format: str) -> Path:
+def check_export_path(path: str | os.PathLike, format: str, overwrite: bool = False) -> Path:
+    """Checks where an export will go, before any work.
+
+    A ``.tflite`` or ``.onnx`` file replaces an existing file only with ``overwrite``; a
+    SavedModel replaces an existing SavedModel folder only with ``overwrite``, and an empty
+    folder always. A folder that holds anything else is never replaced.
+
+    Returns:
+        The path.
+
+    Raises:
+        ValueError: If ``format`` is unknown or ``path`` has the wrong suffix.
+        SRKerasError: If the path is taken, naming it and the way out.
+    """
+    _check_format(format)
+    path = Path(path)
+    _check_path(path, format)
+    if format != "saved_model":
+        return check_output(path, overwrite)
+    if path.exists() and not path.is_dir():
+        raise SRKerasError(f"output '{path}' is a file; a SavedModel is a folder: give a new one")
+    if path.is_dir() and any(path.iterdir()):
+        if not (path / "saved_model.pb").is_file():
+            raise SRKerasError(
+                f"output folder '{path}' holds files that are not a SavedModel; it is never "
+                "replaced: give a new folder"
+            )
+        if not overwrite:
+            raise SRKerasError(f"output '{path}' exists (use {OVERWRITE_FLAG} to replace it)")
+    return path
+
+
+def export_model(
+    model: keras.Model, path: str | os.PathLike, format: str, overwrite: bool = True
+) -> Path:
     """Exports a model for inference with dynamic batch, height and width.
 
     Written beside ``path`` first and renamed when complete, so a failed export leaves no
-    half-written file and an existing export stays until the new one is ready.
+    half-written file and an existing export stays until the new one is ready. What a killed
+    export left beside ``path`` (``.<name>.<random>.tmp``) is removed first.
 
     Args:
         model: An SR model (float32).
         path: Output: a directory for ``saved_model``, a ``.tflite`` or ``.onnx`` file.
         format: ``saved_model``, ``tflite`` or ``onnx``.
+        overwrite: Replace an existing export at ``path`` (``sr-keras export`` passes
+            ``--overwrite``); a folder that is not an export is never replaced
+            (:func:`check_export_path`).
 
     Returns:
         The path written.
 
     Raises:
         ValueError: If ``format`` is unknown or ``path`` has the wrong suffix.
-        SRKerasError: If the exporter is not installed or the conversion fails.
+        SRKerasError: If the path is taken, the exporter is not installed or the conversion
+            fails.
     """
-    _check_format(format)
-    path = Path(path)
-    _check_path(path, format)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_export_path(path, format, overwrite)
+    ensure_writable_folder(path.parent)
+    remove_stale_temp_files(path)
     # Keras' ONNX exporter refuses a model that was never called.
     model(np.zeros((1, 8, 8, model.input_shape[-1]), np.float32), training=False)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    staging = Path(temp_beside(path, tempfile.mkdtemp))
     try:
         target = staging / path.name
         try:
@@ -85,9 +130,8 @@ def export_model(model: keras.Model, path: str | os.PathLike, format: str) -> Pa
             ) from error
         except Exception as error:  # the converters raise many types
             raise SRKerasError(f"export of {model.name} to {format} failed: {error}") from error
-        if path.is_dir():
-            old = staging / "previous"
-            os.replace(path, old)
+        if path.is_dir():  # an empty folder or, with overwrite, an earlier SavedModel
+            os.replace(path, staging / "previous")
         os.replace(target, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

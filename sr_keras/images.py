@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from sr_keras.utils import atomic_write_bytes
+from sr_keras.utils import OVERWRITE_FLAG, SRKerasError, atomic_write_bytes
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-
-class SRKerasError(Exception):
-    """An error caused by the user's input; the CLI prints its message without a traceback."""
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
 
 class ImageReadError(SRKerasError):
@@ -74,10 +74,15 @@ def decode_raw(path: str | os.PathLike) -> np.ndarray:
     except OSError as error:
         raise ImageReadError(f"{path}: cannot read ({error.strerror})") from error
     # JPEGs carry no alpha: decode them with the EXIF orientation applied (phone photos);
-    # other formats keep every channel and bit depth (IMREAD_UNCHANGED ignores EXIF).
+    # other formats keep every channel and bit depth (IMREAD_UNCHANGED ignores EXIF, so their
+    # orientation tag is applied below).
     is_jpeg = data[:2].tobytes() == b"\xff\xd8"
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR if is_jpeg else cv2.IMREAD_UNCHANGED
-    image = cv2.imdecode(data, flags) if data.size else None
+    try:
+        image = cv2.imdecode(data, flags) if data.size else None
+    except cv2.error as error:  # e.g. more pixels than OpenCV accepts
+        message = str(error).strip().splitlines()[-1]
+        raise ImageReadError(f"{path}: cannot decode it ({message})") from error
     if image is None:
         raise ImageReadError(
             f"{path}: not a readable image (corrupt or unsupported format); "
@@ -87,7 +92,66 @@ def decode_raw(path: str | os.PathLike) -> np.ndarray:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     elif image.ndim == 3 and image.shape[2] == 4:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
-    return image
+    return image if is_jpeg else apply_orientation(image, exif_orientation(data))
+
+
+#: EXIF orientation -> (transpose first, then the number of quarter turns counterclockwise,
+#: then a left-right flip) that shows the stored pixels upright.
+_ORIENTATIONS = {
+    2: (False, 0, True),
+    3: (False, 2, False),
+    4: (False, 2, True),
+    5: (True, 0, False),
+    6: (False, 3, False),
+    7: (True, 2, False),
+    8: (False, 1, False),
+}
+
+
+def exif_orientation(data: np.ndarray) -> int:
+    """The EXIF orientation tag (1 to 8) of an encoded PNG, TIFF or WebP; 1 when it has none.
+
+    A PNG's chunks are walked here (Pillow would decode the whole image to find an ``eXIf``
+    chunk stored after the pixels); TIFF and WebP tags are read by Pillow without decoding.
+    """
+    head = data[:12].tobytes()
+    try:
+        from PIL import Image
+
+        if head.startswith(b"\x89PNG\r\n\x1a\n"):
+            exif = Image.Exif()
+            exif.load(_png_chunk(data, b"eXIf"))
+        elif head[:4] in (b"II*\x00", b"MM\x00*") or (head[:4], head[8:]) == (b"RIFF", b"WEBP"):
+            with Image.open(io.BytesIO(data)) as image:
+                exif = image.getexif()
+        else:
+            return 1
+        orientation = int(exif.get(0x0112, 1))
+    except Exception:  # no EXIF or a malformed one: nothing to turn
+        return 1
+    return orientation if orientation in _ORIENTATIONS else 1
+
+
+def _png_chunk(data: np.ndarray, kind: bytes) -> bytes:
+    """The data of the first chunk of a type in an encoded PNG; empty when there is none."""
+    offset = 8
+    while offset + 8 <= data.size:
+        length = int.from_bytes(data[offset : offset + 4].tobytes(), "big")
+        if data[offset + 4 : offset + 8].tobytes() == kind:
+            return data[offset + 8 : offset + 8 + length].tobytes()
+        offset += 12 + length
+    return b""
+
+
+def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Turns and flips a decoded image as its EXIF orientation says (1: unchanged)."""
+    if orientation not in _ORIENTATIONS:
+        return image
+    transpose, turns, flip = _ORIENTATIONS[orientation]
+    if transpose:
+        image = image.swapaxes(0, 1)
+    image = np.rot90(image, turns)
+    return np.ascontiguousarray(image[:, ::-1] if flip else image)
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -122,7 +186,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
         ok = False
     if not ok:
         raise SRKerasError(f"{path}: cannot encode an image with extension {path.suffix!r}")
-    return atomic_write_bytes(path, encoded.tobytes())
+    return atomic_write_bytes(path, encoded)
 
 
 def list_images(folder: str | os.PathLike, what: str = "image folder") -> list[Path]:
@@ -154,3 +218,127 @@ def list_images(folder: str | os.PathLike, what: str = "image folder") -> list[P
             "searched recursively. Put HR images there or point to another folder."
         )
     return paths
+
+
+@dataclass
+class OutputPlan:
+    """What a batch command will write: ``jobs`` (input, output) in input order, one-line
+    ``notices`` for inputs skipped on purpose and ``errors`` for inputs that cannot run."""
+
+    jobs: list[tuple[Path, Path]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def collect_inputs(inputs: list[str | os.PathLike]) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """Expands files and folders (searched recursively) into image files.
+
+    Args:
+        inputs: Image files and folders.
+
+    Returns:
+        ``(files, errors)``: ``(path, relative name)`` for each file once (a file's name; a
+        folder's images relative to the folder), and a message for each input that does not
+        exist or is a folder without images.
+    """
+    files, errors, seen = [], [], set()
+    for item in map(Path, inputs):
+        try:
+            if item.is_dir():
+                found = [
+                    (path, path.relative_to(item)) for path in list_images(item, "input folder")
+                ]
+            elif item.exists():
+                found = [(item, Path(item.name))]
+            else:
+                raise SRKerasError(f"input '{item}' does not exist")
+        except SRKerasError as error:
+            errors.append(str(error))
+            continue
+        for path, relative in found:
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                files.append((path, relative))
+    return files, errors
+
+
+#: Names this project gives its outputs: ``<stem>_x<scale>.png`` or ``<name>_x<scale>.png``.
+_OUTPUT_NAME = re.compile(r"(.+)_x\d+\.png")
+
+
+def plan_outputs(
+    inputs: list[str | os.PathLike], out_dir: str | os.PathLike, scale: int, overwrite: bool = False
+) -> OutputPlan:
+    """Names the outputs of a batch command and applies the output rules, before any work.
+
+    Each image is written to ``out_dir`` as ``<stem>_x<scale>.png``, keeping its sub-folder
+    inside an input folder. When two inputs would get the same name (``x.jpg`` and ``x.png``),
+    both keep their extension instead (``x.jpg_x4.png``, ``x.png_x4.png``); two files of the
+    same name from different inputs are an error for the second. Rules:
+
+    * an existing output is skipped with a notice, so that a rerun resumes, unless
+      ``overwrite``; an output is never an input, and never replaces a folder;
+    * an input inside ``out_dir`` named like the output of another input (``a_x4.png`` beside
+      ``a.png``) is an earlier output: it is skipped with a notice, never read back.
+
+    Args:
+        inputs: Image files and folders.
+        out_dir: The output folder.
+        scale: The scale, in the output names.
+        overwrite: Replace existing outputs.
+
+    Returns:
+        The plan.
+    """
+    files, errors = collect_inputs(inputs)
+    plan = OutputPlan(errors=errors)
+    kept = _without_earlier_outputs(files, Path(out_dir), plan.notices)
+    targets = {path: Path(out_dir) / relative.parent / relative.stem for path, relative in kept}
+    stems = Counter(targets.values())
+    names = Counter(target.with_name(path.name) for path, target in targets.items())
+    for path in targets:  # a shared stem keeps the extension, where that makes it unique
+        with_extension = targets[path].with_name(path.name)
+        if stems[targets[path]] > 1 and names[with_extension] == 1:
+            targets[path] = with_extension
+    sources = {path.resolve(): path for path, _ in kept}
+    claimed: dict[Path, Path] = {}
+    for path, _ in kept:
+        target = targets[path].with_name(f"{targets[path].name}_x{scale}.png")
+        resolved = target.resolve()
+        if resolved in sources:
+            plan.errors.append(f"{path}: its output {target} is the input {sources[resolved]}")
+        elif resolved in claimed:
+            plan.errors.append(
+                f"{path}: {claimed[resolved]} writes the same output {target}; "
+                "rename one or give them separate output folders"
+            )
+        elif target.is_dir():
+            plan.errors.append(f"{path}: its output {target} is a folder")
+        else:
+            claimed[resolved] = path
+            if target.exists() and not overwrite:
+                plan.notices.append(f"skipped {target}: exists (use {OVERWRITE_FLAG} to replace)")
+            else:
+                plan.jobs.append((path, target))
+    return plan
+
+
+def _without_earlier_outputs(
+    files: list[tuple[Path, Path]], out_dir: Path, notices: list[str]
+) -> list[tuple[Path, Path]]:
+    """Drops the inputs that are outputs of other inputs (``a_x4.png`` beside ``a.png`` in the
+    output folder, from an earlier run), each with a notice."""
+    stems = {
+        ((out_dir / relative.parent).resolve(), name)
+        for path, relative in files
+        for name in (path.stem, path.name)
+    }
+    inside, kept = out_dir.resolve(), []
+    for path, relative in files:
+        match = _OUTPUT_NAME.fullmatch(path.name)
+        resolved = path.resolve()
+        if match and resolved.is_relative_to(inside) and (resolved.parent, match[1]) in stems:
+            notices.append(f"skipped {path}: an earlier output (not read as an input)")
+        else:
+            kept.append((path, relative))
+    return kept

@@ -1,14 +1,16 @@
 """Running models on images: predictors for evaluation, tiled upscaling of users' files.
 
-Tiling splits the LR image into ``tile x tile`` pieces, runs each with ``overlap`` extra LR
-pixels of context on every side and keeps only its centre, so the result equals the untiled
-output (the overlap covers the models' receptive field) while memory stays bounded.
+Tiling (:mod:`sr_keras.upscaling`) splits the LR image into ``tile x tile`` pieces, runs each with
+``overlap`` extra LR pixels of context on every side and keeps only its centre, so the result
+equals the untiled output (the overlap covers the models' receptive field) while memory stays
+bounded.
 """
 
 from __future__ import annotations
 
-import math
 import os
+import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,8 +20,9 @@ import tensorflow as tf
 
 from sr_keras import models
 from sr_keras.evaluate import BASELINES, baseline_predictor
-from sr_keras.images import SRKerasError, decode_raw, list_images, write_image
-from sr_keras.interpolation import interpolate
+from sr_keras.images import SRKerasError, plan_outputs
+from sr_keras.upscaling import Upscaler, predict_tiled, upscale_image, write_outputs
+from sr_keras.utils import ensure_writable_folder
 
 #: Where the project's trained weights live: ``results/weights/<model>_x<scale>.keras``.
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "results" / "weights"
@@ -114,17 +117,57 @@ def load_model(name: str, scale: int, weights: str | os.PathLike | None = None) 
             f"--weights runs/{name}_x{scale}/best.keras"
         )
     try:
-        if path.name.endswith(".weights.h5"):
-            model = models.build(architecture, scale, global_residual=residual)
-            model.load_weights(path)
-        else:
-            model = keras.models.load_model(path, compile=False)
-    except (ValueError, OSError) as error:
-        raise SRKerasError(f"{path}: cannot load it as {name} x{scale} ({error})") from error
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Keras warns once per layer that does not fit
+            if path.name.endswith(".weights.h5"):
+                model = models.build(architecture, scale, global_residual=residual)
+                model.load_weights(path)
+            else:
+                model = keras.models.load_model(path, compile=False)
+    except (ValueError, OSError, TypeError, KeyError) as error:
+        # Keras' message lists every tensor that does not fit: one line is enough.
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else "unreadable"
+        raise SRKerasError(
+            f"{path}: cannot load it as {name} x{scale}: its weights do not fit this model "
+            f"({reason}); give the --model and --scale it was trained with"
+        ) from error
     found = model_scale(model)
     if found != scale:
         raise SRKerasError(f"{path} is a x{found} model, not x{scale}")
+    _check_architecture(model, path, name, scale)
     return model
+
+
+def _weight_shapes(model: keras.Model) -> list[tuple]:
+    """What identifies an architecture: its weight shapes, and the global residual's layer."""
+    residual = any(layer.name == "global_residual" for layer in model.layers)
+    return [residual, *(tuple(weight.shape) for weight in model.weights)]
+
+
+def _check_architecture(model: keras.Model, path: Path, name: str, scale: int) -> None:
+    """Refuses a model file that holds another architecture than ``name``.
+
+    Raises:
+        SRKerasError: Naming the file, what it holds and the ``--model`` to use.
+    """
+    architecture, residual = _architecture(name)
+    expected = models.build(architecture, scale, global_residual=residual)
+    if _weight_shapes(model) == _weight_shapes(expected):
+        return
+    held = re.sub(r"_\d+$", "", model.name)  # Keras numbers models with the same name
+    if held == name:
+        raise SRKerasError(
+            f"{path} holds a {name} model that differs from the one this version builds; "
+            "retrain it with this version"
+        )
+    try:
+        _architecture(held)
+    except ValueError:
+        raise SRKerasError(
+            f"{path} holds a model named {model.name!r}, not {name}: not one of this project's "
+            f"models ({', '.join(models.available_models())})"
+        ) from None
+    raise SRKerasError(f"{path} holds the model {held}, not {name}; use --model {held}")
 
 
 def model_scale(model: keras.Model) -> int:
@@ -180,55 +223,6 @@ def self_ensemble(function: ArrayFunction) -> ArrayFunction:
     return ensembled
 
 
-def predict_tiled(
-    function: ArrayFunction,
-    image: np.ndarray,
-    scale: int,
-    tile: int = 256,
-    overlap: int = 32,
-    multiple: int = 4,
-    progress=None,
-) -> np.ndarray:
-    """Upscales an ``HxWxC`` float image in tiles (or whole with ``tile=0``).
-
-    Args:
-        function: Batch function as from :func:`model_function`.
-        image: ``HxWxC`` float32 in ``[0, 1]``.
-        scale: The model's scale.
-        tile: LR tile side; 0 or an image no larger than a tile runs whole.
-        overlap: LR pixels of context on each side of a tile.
-        multiple: Tile origins are kept on multiples of this (models with poolings need it).
-        progress: Optional callable given the number of tiles done.
-
-    Returns:
-        The ``(s*H, s*W, C)`` float32 output.
-
-    Raises:
-        ValueError: If ``tile`` or ``overlap`` is negative.
-    """
-    if tile < 0 or overlap < 0:
-        raise ValueError(f"tile and overlap must be >= 0, got {tile} and {overlap}")
-    height, width = image.shape[:2]
-    if tile == 0 or (height <= tile and width <= tile):
-        return function(image[None])[0]
-    tile = math.ceil(tile / multiple) * multiple
-    overlap = math.ceil(overlap / multiple) * multiple
-    output = np.empty((height * scale, width * scale, image.shape[2]), np.float32)
-    for top in range(0, height, tile):
-        for left in range(0, width, tile):
-            bottom, right = min(top + tile, height), min(left + tile, width)
-            y0, x0 = max(top - overlap, 0), max(left - overlap, 0)
-            y1, x1 = min(bottom + overlap, height), min(right + overlap, width)
-            result = function(image[None, y0:y1, x0:x1])[0]
-            output[top * scale : bottom * scale, left * scale : right * scale] = result[
-                (top - y0) * scale : (bottom - y0) * scale,
-                (left - x0) * scale : (right - x0) * scale,
-            ]
-            if progress:
-                progress(1)
-    return output
-
-
 def predictor(
     name: str,
     scale: int,
@@ -262,76 +256,57 @@ def predictor(
         function = self_ensemble(function)
 
     def predict(lr: np.ndarray) -> np.ndarray:
-        image = lr.astype(np.float32) / 255.0
-        return predict_tiled(function, image, scale, tile, overlap) * 255.0
+        return predict_tiled(function, lr, scale, tile, overlap) * 255.0
 
     return predict, model.count_params()
 
 
-def upscale_image(
-    function: ArrayFunction, image: np.ndarray, scale: int, tile: int = 256, overlap: int = 32
-) -> np.ndarray:
-    """Upscales an image as decoded from a file, keeping its kind.
+#: Working bytes per LR pixel of an interpolation baseline, per unit of ``scale**2``.
+_BASELINE_BYTES = 3 * 8 * 4
 
-    Grayscale stays grayscale (the model sees it as gray RGB), RGBA keeps its alpha (upscaled
-    with bicubic interpolation), 16-bit stays 16-bit.
 
-    Args:
-        function: Batch function as from :func:`model_function`.
-        image: ``HxW``, ``HxWx1``, ``HxWx2``, ``HxWx3`` or ``HxWx4``, uint8 or uint16.
-        scale: The model's scale.
-        tile: LR tile side (0: whole image).
-        overlap: LR context per tile side.
+def activation_bytes(model: keras.Model, side: int = 12) -> float:
+    """Estimated working memory of a model per LR input pixel, in bytes.
+
+    Measured on a small input: four times the largest activation (a convolution's input and
+    output, a skip connection and the backend's scratch space).
+    """
+    probe = keras.Model(model.input, [layer.output for layer in model.layers[1:]])
+    channels = model.input_shape[-1]
+    outputs = probe(np.zeros((1, side, side, channels), np.float32), training=False)
+    largest = max(int(np.prod(output.shape[1:])) for output in outputs)
+    return 4 * largest * 4 / side**2
+
+
+def upscaling_function(
+    name: str,
+    scale: int,
+    weights: str | os.PathLike | None = None,
+    ensemble: bool = False,
+) -> tuple[ArrayFunction, float]:
+    """The batch function of a model or baseline for :func:`upscale_image`.
 
     Returns:
-        The upscaled image, same dtype and channels as the input.
+        ``(function, bytes per LR pixel)``: the function on ``[0, 1]`` floats, and its
+        estimated working memory.
 
     Raises:
-        ValueError: If the dtype or the channels are not supported.
+        SRKerasError: If the model's weights cannot be found or loaded.
     """
-    if image.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"image must be uint8 or uint16, got {image.dtype}")
-    white = float(np.iinfo(image.dtype).max)
-    planes = image[:, :, None] if image.ndim == 2 else image
-    channels = planes.shape[2]
-    if channels not in (1, 2, 3, 4):
-        raise ValueError(f"image must have 1 to 4 channels, got {channels}")
-    color_channels = 1 if channels <= 2 else 3
-    color = planes[:, :, :color_channels].astype(np.float32) / white
-    if color_channels == 1:
-        color = np.repeat(color, 3, axis=2)
-    result = predict_tiled(function, color, scale, tile, overlap)
-    if color_channels == 1:
-        result = result.mean(axis=2, keepdims=True)
-    if channels in (2, 4):
-        alpha = interpolate(planes[:, :, -1].astype(np.float32) / white, scale, "bicubic")
-        result = np.concatenate([result, alpha[:, :, None]], axis=2)
-    result = np.clip(np.round(result * white), 0, white).astype(image.dtype)
-    return result[:, :, 0] if image.ndim == 2 else result
+    if name in BASELINES:
+        baseline = baseline_predictor(name, scale)
 
+        def function(batch):
+            return (baseline(batch[0] * 255.0) / 255.0)[None].astype(np.float32)
 
-def collect_inputs(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[str]]:
-    """Expands files and folders (searched recursively) into a list of image files.
-
-    Args:
-        inputs: Image files and folders.
-
-    Returns:
-        ``(files, errors)``: the files found, and a message for each input that does not
-        exist or is a folder without images.
-    """
-    files, errors = [], []
-    for item in map(Path, inputs):
-        try:
-            if item.is_dir():
-                files.extend(list_images(item, what="input folder"))
-            elif item.exists():
-                files.append(item)
-            else:
-                raise SRKerasError(f"input '{item}' does not exist")
-        except SRKerasError as error:
-            errors.append(str(error))
-    return files, errors
+        working = _BASELINE_BYTES * scale**2
+    else:
+        model = load_model(name, scale, weights)
+        function, working = model_function(model), activation_bytes(model)
+    if ensemble:
+        function = self_ensemble(function)
+        working += 2 * 8 * 3 * scale**2  # the float64 sum of the 8 outputs
+    return function, working
 
 
 def upscale_files(
@@ -344,11 +319,16 @@ def upscale_files(
     overlap: int = 32,
     progress: bool = True,
     ensemble: bool = False,
-) -> tuple[list[Path], list[str]]:
+    overwrite: bool = False,
+) -> tuple[list[Path], list[str], list[str]]:
     """Upscales image files into ``out_dir`` as ``<stem>_x<scale>.png``.
 
-    A file that cannot be read or written is reported and skipped; the others are still
-    written. Each output is written to a temp file and renamed.
+    The outputs are named and checked first (:func:`sr_keras.images.plan_outputs`: existing
+    ones are skipped unless ``overwrite``, earlier outputs are never read as inputs), then the
+    output folder is test-written, then the model loaded. A file that cannot be read, would not
+    fit in memory or cannot be written is reported and the others are still written. Each
+    output is written to a temp file and renamed; temp files left by a killed run for these
+    outputs are removed.
 
     Args:
         inputs: Files and folders.
@@ -358,40 +338,27 @@ def upscale_files(
         weights: Weights file; default the project's trained weights.
         tile: LR tile side (0: whole images).
         overlap: LR context per tile side.
-        progress: Show a progress bar over files.
+        progress: Show progress bars over files and over the tiles of each image.
         ensemble: Average over the 8 flips/rotations (8 times slower).
+        overwrite: Replace existing outputs.
 
     Returns:
-        ``(written paths, error messages)``.
+        ``(written paths, notices of skipped files, error messages)``.
+
+    Raises:
+        SRKerasError: If the output folder cannot be written or the model cannot be loaded.
     """
-    from tqdm.auto import tqdm
+    plan = plan_outputs(inputs, out_dir, scale, overwrite)
+    if not plan.jobs:
+        return [], plan.notices, plan.errors
+    ensure_writable_folder(out_dir)
+    function, working = upscaling_function(name, scale, weights, ensemble)
 
-    files, errors = collect_inputs(inputs)
-    if name in BASELINES:
-        baseline = baseline_predictor(name, scale)
+    def run(image, tile_progress):
+        if image.dtype not in (np.uint8, np.uint16):
+            raise SRKerasError(f"{image.dtype} images are not supported")
+        return upscale_image(function, image, scale, tile, overlap, tile_progress)
 
-        def function(batch):
-            return (baseline(batch[0] * 255.0) / 255.0)[None].astype(np.float32)
-
-    else:
-        function = model_function(load_model(name, scale, weights))
-    if ensemble:
-        function = self_ensemble(function)
-    written = []
-    out_dir = Path(out_dir)
-    targets = set()
-    for path in tqdm(files, desc=f"upscale x{scale} {name}", unit="img", disable=not progress):
-        target = out_dir / f"{path.stem}_x{scale}.png"
-        try:
-            if target in targets:
-                raise SRKerasError(f"{path}: another input already wrote {target}; rename it")
-            targets.add(target)
-            image = decode_raw(path)
-            if image.dtype not in (np.uint8, np.uint16):
-                raise SRKerasError(f"{path}: {image.dtype} images are not supported")
-            result = upscale_image(function, image, scale, tile, overlap)
-            written.append(write_image(target, result))
-        except (SRKerasError, ValueError, OSError, tf.errors.OpError) as error:
-            message = getattr(error, "message", str(error)).strip().splitlines()[0]
-            errors.append(message if str(path) in message else f"{path}: {message}")
-    return written, errors
+    upscaler = Upscaler(run, scale, tile, overlap, working, errors=(tf.errors.OpError,))
+    written, errors = write_outputs(plan.jobs, upscaler, f"upscale x{scale} {name}", progress)
+    return written, plan.notices, plan.errors + errors

@@ -17,6 +17,9 @@ import tensorflow as tf
 
 Y_COEFFICIENTS = (65.481, 128.553, 24.966)
 
+#: Side of SSIM's Gaussian window: images must be at least this large after the border shave.
+SSIM_WINDOW = 11
+
 
 def rgb_to_y(images, max_val: float = 255.0):
     """The BT.601 luma of RGB images, as MATLAB's ``rgb2ycbcr`` (not rounded).
@@ -113,9 +116,15 @@ def ssim(img1, img2, crop_border: int = 0, test_y_channel: bool = False, max_val
         A Python float for one image, a float32 array for a batch.
 
     Raises:
-        ValueError: If the shapes differ.
+        ValueError: If the shapes differ or the shaved images are smaller than the window.
     """
     a, b = prepare_for_metric(img1, img2, crop_border, test_y_channel, max_val)
+    height, width = a.shape[-3], a.shape[-2]
+    if height is not None and width is not None and min(height, width) < SSIM_WINDOW:
+        raise ValueError(
+            f"SSIM needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels after shaving "
+            f"{crop_border} per side, got {width}x{height}"
+        )
     return _to_python(_ssim_values(a, b, max_val))
 
 
@@ -143,7 +152,9 @@ def _psnr_values(a, b, max_val):
 
 
 def _ssim_values(a, b, max_val):
-    return tf.image.ssim(a, b, max_val=max_val, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03)
+    return tf.image.ssim(
+        a, b, max_val=max_val, filter_size=SSIM_WINDOW, filter_sigma=1.5, k1=0.01, k2=0.03
+    )
 
 
 def _to_python(value):

@@ -1,11 +1,24 @@
-"""Small shared helpers: atomic file writes."""
+"""Small shared helpers: the user-error type, atomic writes and the rules for output paths."""
 
 from __future__ import annotations
 
 import os
 import platform
+import re
+import shutil
 import tempfile
 from pathlib import Path
+
+#: The command-line flag that lets a command replace existing outputs.
+OVERWRITE_FLAG = "--overwrite"
+
+
+class SRKerasError(Exception):
+    """An error caused by the user's input; the CLI prints its message without a traceback."""
+
+
+class OutputFolderError(SRKerasError, OSError):
+    """An output folder that cannot be created or written to (also an ``OSError``)."""
 
 
 def _umask() -> int:
@@ -19,11 +32,16 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Writes bytes via a temp file in the same folder and a rename: never half-written."""
+def atomic_write_bytes(path: str | os.PathLike, data) -> Path:
+    """Writes bytes (or any buffer, e.g. a NumPy array) via a temp file in the same folder and a
+    rename: never half-written. The temp file is ``.<name>.<8 random characters>.tmp``.
+
+    Raises:
+        OutputFolderError: If the folder cannot be created or written to.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _make_folder(path.parent)
+    handle, temp_name = temp_beside(path)
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
@@ -33,6 +51,127 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         Path(temp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputFolderError(
+            f"cannot create output folder '{folder}' ({error.strerror or error})"
+        ) from error
+
+
+def temp_beside(path: Path, make=tempfile.mkstemp):
+    """A temp file (``tempfile.mkstemp``) or folder (``tempfile.mkdtemp``) beside ``path``, named
+    ``.<name>.<8 random characters>.tmp`` (the name :func:`remove_stale_temp_files` removes).
+
+    Raises:
+        OutputFolderError: If the folder cannot be written to.
+    """
+    try:
+        return make(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise OutputFolderError(
+            f"cannot write into folder '{path.parent}' ({error.strerror or error}); "
+            "choose another output or fix its permissions"
+        ) from error
+
+
+def ensure_writable_folder(folder: str | os.PathLike) -> Path:
+    """Creates a folder if needed and checks, with a test file, that files can be written in it.
+
+    Commands call it before computing anything, so that a bad output folder is reported at once.
+
+    Raises:
+        OutputFolderError: Naming the folder, if it cannot be created or written to.
+    """
+    folder = Path(folder)
+    _make_folder(folder)
+    handle, name = temp_beside(folder / "sr-keras-write-test")
+    os.close(handle)
+    os.unlink(name)
+    return folder
+
+
+def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
+    """Removes what an interrupted atomic write of ``path`` left beside it: only temp files (or
+    staging folders) named ``.<name>.<8 characters>.tmp``, never anything else.
+
+    Returns:
+        The paths removed.
+    """
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    if not path.parent.is_dir():
+        return []
+    removed = [
+        candidate for candidate in path.parent.iterdir() if pattern.fullmatch(candidate.name)
+    ]
+    for candidate in removed:
+        if candidate.is_dir() and not candidate.is_symlink():
+            shutil.rmtree(candidate, ignore_errors=True)
+        else:
+            candidate.unlink(missing_ok=True)
+    return removed
+
+
+def same_path(first: str | os.PathLike, second: str | os.PathLike) -> bool:
+    """True if two paths name the same file (also through links or ``..``)."""
+    first, second = Path(first), Path(second)
+    try:
+        if first.exists() and second.exists():
+            return os.path.samefile(first, second)
+    except OSError:
+        pass
+    return first.resolve() == second.resolve()
+
+
+def check_output(
+    path: str | os.PathLike,
+    overwrite: bool = False,
+    inputs: tuple[str | os.PathLike, ...] = (),
+) -> Path:
+    """Applies the output rule of every command to one output path.
+
+    A command never writes over one of its inputs, and replaces an existing output only when
+    the user asked for it (``--overwrite``). A folder is never replaced by a file.
+
+    Args:
+        path: The output the command is about to write.
+        overwrite: The user passed ``--overwrite``.
+        inputs: The command's input files.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        SRKerasError: Naming the path and the way out.
+    """
+    path = Path(path)
+    for source in inputs:
+        if same_path(path, source):
+            raise SRKerasError(f"output '{path}' is the input '{source}'; write elsewhere")
+    if path.is_dir():
+        raise SRKerasError(f"output '{path}' is a folder; give a file path")
+    if path.exists() and not overwrite:
+        raise SRKerasError(f"output '{path}' exists (use {OVERWRITE_FLAG} to replace it)")
+    return path
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation (``MemAvailable`` on Linux)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as file:
+            for line in file:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2**63 - 1
 
 
 def machine_description() -> str:

@@ -187,3 +187,118 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path):
     finally:
         os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+# --- output rules shared by the batch commands ---------------------------------------------------
+
+
+def _names(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_plan_outputs_into_the_input_folder_never_reads_earlier_outputs(tmp_path):
+    from sr_keras.images import plan_outputs
+
+    image = np.zeros((4, 4, 3), np.uint8)
+    write_image(tmp_path / "a.png", image)
+    write_image(tmp_path / "b.png", image)
+    write_image(tmp_path / "b_x4.png", image)  # the user's own file, named like an output
+    plan = plan_outputs([tmp_path], tmp_path, 4)
+    assert plan.jobs == [(tmp_path / "a.png", tmp_path / "a_x4.png")]
+    assert plan.errors == []
+    assert any("b_x4.png: an earlier output" in notice for notice in plan.notices)
+    assert any(
+        f"skipped {tmp_path / 'b_x4.png'}: exists (use --overwrite" in n for n in plan.notices
+    )
+    write_image(tmp_path / "a_x4.png", image)  # as the first run would
+    rerun = plan_outputs([tmp_path], tmp_path, 4)
+    assert rerun.jobs == [] and rerun.errors == []  # nothing to do: no a_x4_x4.png
+    overwrite = plan_outputs([tmp_path], tmp_path, 4, overwrite=True)
+    assert [target.name for _, target in overwrite.jobs] == ["a_x4.png", "b_x4.png"]
+
+
+def test_plan_outputs_names_are_unique_and_keep_sub_folders(tmp_path):
+    from sr_keras.images import plan_outputs
+
+    image = np.zeros((4, 4, 3), np.uint8)
+    folder = tmp_path / "in"
+    for name in ("x.png", "x.jpg", "sub/y.png", "z.png"):
+        write_image(folder / name, image)
+    other = write_image(tmp_path / "elsewhere" / "z.png", image)
+    (tmp_path / "out" / "sub" / "y_x2.png").mkdir(parents=True)  # a folder in the way
+    plan = plan_outputs([folder, other], tmp_path / "out", 2)
+    targets = {path.relative_to(tmp_path).as_posix(): target.relative_to(tmp_path).as_posix()
+               for path, target in plan.jobs}  # fmt: skip
+    assert targets == {
+        "in/x.jpg": "out/x.jpg_x2.png",
+        "in/x.png": "out/x.png_x2.png",
+        "in/z.png": "out/z_x2.png",
+    }
+    assert len(plan.errors) == 2
+    assert "sub/y.png" in plan.errors[0] and "is a folder" in plan.errors[0]
+    assert str(other) in plan.errors[1] and "writes the same output" in plan.errors[1]
+
+
+def test_check_output_refuses_inputs_existing_files_and_folders(tmp_path):
+    source = write_image(tmp_path / "in.png", np.zeros((2, 2, 3), np.uint8))
+    for overwrite in (False, True):
+        with pytest.raises(SRKerasError, match="is the input"):
+            utils.check_output(tmp_path / "." / "in.png", overwrite, inputs=[source])
+        with pytest.raises(SRKerasError, match="is a folder"):
+            utils.check_output(tmp_path, overwrite)
+    with pytest.raises(SRKerasError, match=r"exists \(use --overwrite to replace it\)"):
+        utils.check_output(source)
+    assert utils.check_output(source, overwrite=True) == source
+    assert utils.check_output(tmp_path / "new.png") == tmp_path / "new.png"
+
+
+def test_remove_stale_temp_files_removes_only_its_own(tmp_path):
+    target = tmp_path / "a_x4.png"
+    stale_file = tmp_path / ".a_x4.png.k2j_8x0q.tmp"  # mkstemp's 8 random characters
+    stale_folder = tmp_path / ".a_x4.png.abcdefgh.tmp"  # a staging folder (export)
+    stale_file.write_bytes(b"half")
+    (stale_folder / "inner").mkdir(parents=True)
+    kept = [".a_x4.png.notes.tmp", ".b_x4.png.k2j_8x0q.tmp", "a_x4.png.k2j_8x0q.tmp", "a_x4.png"]
+    for name in kept:
+        (tmp_path / name).write_bytes(b"user")
+    assert sorted(utils.remove_stale_temp_files(target)) == sorted([stale_file, stale_folder])
+    assert sorted(os.listdir(tmp_path)) == sorted(kept)
+
+
+def test_unwritable_output_folder_is_named(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(utils.OutputFolderError, match=f"'{blocker / 'out'}'"):
+        utils.ensure_writable_folder(blocker / "out")
+    with pytest.raises(OSError, match="cannot create output folder"):  # also an OSError
+        write_image(blocker / "out" / "a.png", np.zeros((2, 2, 3), np.uint8))
+    assert utils.ensure_writable_folder(tmp_path / "new" / "deep").is_dir()
+    assert os.listdir(tmp_path / "new" / "deep") == []  # the test file is gone
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_png_exif_orientation_is_applied(tmp_path, orientation):
+    """A PNG with an EXIF orientation reads as Pillow's exif_transpose shows it."""
+    from PIL import Image as PILImage
+    from PIL import ImageOps
+
+    stored = np.random.default_rng(orientation).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    path = tmp_path / "turned.png"
+    image = PILImage.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    image.save(path, exif=exif)
+    with PILImage.open(path) as opened:
+        expected = np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
+    assert expected.shape == ((5, 7, 3) if orientation < 5 else (7, 5, 3))
+    np.testing.assert_array_equal(read_image(path), expected)
+
+
+def test_gif_is_an_image(tmp_path):
+    from PIL import Image as PILImage
+
+    pixels = np.zeros((6, 8, 3), np.uint8)
+    pixels[:, :4] = (200, 30, 10)
+    PILImage.fromarray(pixels).save(tmp_path / "anim.gif")
+    assert list_images(tmp_path) == [tmp_path / "anim.gif"]
+    np.testing.assert_array_equal(read_image(tmp_path / "anim.gif"), pixels)

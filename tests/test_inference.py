@@ -48,7 +48,7 @@ def test_tiling_without_enough_overlap_shows_seams():
 
 @pytest.fixture
 def srcnn_file(tmp_path):
-    path = tmp_path / "srcnn_x2.keras"
+    path = tmp_path / "srcnn_gr_x2.keras"
     models.build("srcnn", 2, global_residual=True).save(path)
     return path
 
@@ -61,8 +61,8 @@ def test_upscale_keeps_gray_alpha_and_16_bit(tmp_path, srcnn_file):
     folder = tmp_path / "in"
     for name, image in {"gray": gray, "rgba": rgba, "deep": deep}.items():
         write_image(folder / f"{name}.png", image)
-    written, errors = inference.upscale_files(
-        [folder], tmp_path / "out", "srcnn", 2, weights=srcnn_file, tile=8, progress=False
+    written, notices, errors = inference.upscale_files(
+        [folder], tmp_path / "out", "srcnn_gr", 2, weights=srcnn_file, tile=8, progress=False
     )
     assert errors == [] and len(written) == 3
     out_gray = decode_raw(tmp_path / "out" / "gray_x2.png")
@@ -70,7 +70,7 @@ def test_upscale_keeps_gray_alpha_and_16_bit(tmp_path, srcnn_file):
     out_deep = decode_raw(tmp_path / "out" / "deep_x2.png")
     assert out_gray.shape == (40, 48) and out_gray.dtype == np.uint8
     assert out_rgba.shape == (40, 48, 4)
-    expected_alpha = np.clip(np.round(interpolate(rgba[:, :, 3] / 255.0, 2) * 255), 0, 255)
+    expected_alpha = np.clip(np.round(interpolate(rgba[:, :, 3], 2)), 0, 255)  # bicubic
     np.testing.assert_array_equal(out_rgba[:, :, 3], expected_alpha)
     assert out_deep.shape == (40, 48, 3) and out_deep.dtype == np.uint16
     assert out_deep.max() > 255  # really 16-bit, not 8-bit values in a 16-bit file
@@ -78,8 +78,8 @@ def test_upscale_keeps_gray_alpha_and_16_bit(tmp_path, srcnn_file):
 
 
 def _upscale_srcnn_x2(source, output, weights, *extra) -> int:
-    """``sr-keras upscale`` with the test's x2 srcnn weights."""
-    argv = ["upscale", str(source), "-o", str(output), "--model", "srcnn", "--scale", "2"]
+    """``sr-keras upscale`` with the test's x2 srcnn_gr weights."""
+    argv = ["upscale", str(source), "-o", str(output), "--model", "srcnn_gr", "--scale", "2"]
     return cli.main([*argv, "--weights", str(weights), *extra])
 
 
@@ -102,7 +102,7 @@ def test_missing_shipped_weights_name_the_fix(tmp_path, monkeypatch):
 
 def test_weights_of_another_scale_are_refused(srcnn_file):
     with pytest.raises(SRKerasError, match="x2 model, not x4"):
-        inference.load_model("srcnn", 4, srcnn_file)
+        inference.load_model("srcnn_gr", 4, srcnn_file)
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
@@ -125,7 +125,7 @@ def test_evaluate_a_model_with_weights(tmp_path, srcnn_file, capsys):
         [
             "evaluate",
             "--model",
-            "bicubic,srcnn",
+            "bicubic,srcnn_gr",
             "--weights",
             str(srcnn_file),
             "--dataset",
@@ -167,10 +167,10 @@ def test_srresnet_2040x1356_output_stays_under_3_gb(tmp_path):
 def test_missing_input_is_reported_and_the_others_written(tmp_path, srcnn_file):
     image = tmp_path / "good.png"
     write_image(image, np.full((10, 12, 3), 128, np.uint8))
-    written, errors = inference.upscale_files(
+    written, _, errors = inference.upscale_files(
         [tmp_path / "missing.png", image],
         tmp_path / "out",
-        "srcnn",
+        "srcnn_gr",
         2,
         weights=srcnn_file,
         progress=False,
@@ -185,13 +185,13 @@ def test_the_same_model_twice_gives_two_rows(tmp_path, srcnn_file, capsys):
         folder / "a.png", np.random.default_rng(3).integers(0, 256, (32, 40, 3), dtype=np.uint8)
     )
     other = tmp_path / "other.keras"
-    models.build("srcnn", 2).save(other)
+    models.build("srcnn", 2, global_residual=True).save(other)
     report = tmp_path / "report"
     status = cli.main(
         [
             "evaluate",
             "--model",
-            "srcnn,srcnn",
+            "srcnn_gr,srcnn_gr",
             "--weights",
             str(srcnn_file),
             "--weights",
@@ -206,7 +206,7 @@ def test_the_same_model_twice_gives_two_rows(tmp_path, srcnn_file, capsys):
     )
     assert status == 0
     names = list(pd.read_csv(tmp_path / "report.csv")["Name"])
-    assert names == ["srcnn (srcnn_x2)", "srcnn (other)"]
+    assert names == ["srcnn_gr (srcnn_gr_x2)", "srcnn_gr (other)"]
 
 
 def test_interpolate_is_a_top_level_function():
@@ -283,3 +283,151 @@ def test_cli_self_ensemble_flag(tmp_path, srcnn_file):
     write_image(image, np.random.default_rng(9).integers(0, 256, (12, 14, 3), dtype=np.uint8))
     status = _upscale_srcnn_x2(image, tmp_path / "out", srcnn_file, "--self-ensemble")
     assert status == 0 and (tmp_path / "out" / "in_x2.png").is_file()
+
+
+# --- reliability of `sr-keras upscale` (issue #11) ------------------------------------------------
+
+
+def _photo(seed, shape=(12, 14, 3)):
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def test_upscale_into_the_input_folder_skips_and_resumes(tmp_path, srcnn_file, capsys):
+    folder = tmp_path / "photos"
+    write_image(folder / "a.png", _photo(0))
+    write_image(folder / "b.png", _photo(1))
+    own = write_image(folder / "b_x2.png", _photo(2))  # the user's own file, named like an output
+    own_bytes = own.read_bytes()
+    assert _upscale_srcnn_x2(folder, folder, srcnn_file) == 0
+    out = capsys.readouterr().out
+    assert f"skipped {own}: exists (use --overwrite to replace)" in out
+    assert sorted(p.name for p in folder.iterdir()) == ["a.png", "a_x2.png", "b.png", "b_x2.png"]
+    assert own.read_bytes() == own_bytes
+    first = (folder / "a_x2.png").read_bytes()
+    assert _upscale_srcnn_x2(folder, folder, srcnn_file) == 0  # a rerun: nothing compounds
+    assert "a_x2.png: exists" in capsys.readouterr().out
+    assert sorted(p.name for p in folder.iterdir()) == ["a.png", "a_x2.png", "b.png", "b_x2.png"]
+    assert (folder / "a_x2.png").read_bytes() == first
+    assert _upscale_srcnn_x2(folder, folder, srcnn_file, "--overwrite") == 0
+    assert own.read_bytes() != own_bytes  # asked for: b.png's output replaced it
+    assert decode_raw(own).shape == (24, 28, 3)
+    assert sorted(p.name for p in folder.iterdir()) == ["a.png", "a_x2.png", "b.png", "b_x2.png"]
+
+
+def test_a_corrupt_jpeg_does_not_block_the_png_of_the_same_name(tmp_path, srcnn_file, capsys):
+    folder = tmp_path / "in"
+    write_image(folder / "x.png", _photo(3))
+    (folder / "x.jpg").write_bytes(b"\xff\xd8 not really a JPEG")
+    assert _upscale_srcnn_x2(folder, tmp_path / "out", srcnn_file) == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x.png_x2.png"]
+    err = capsys.readouterr().err
+    assert "x.jpg" in err and "already" not in err and "Traceback" not in err
+
+
+def test_stale_temp_files_of_the_outputs_are_removed(tmp_path, srcnn_file):
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / ".in_x2.png.ab12cd34.tmp"  # what a killed run left
+    stale.write_bytes(b"half an image")
+    (out / ".notes.tmp").write_text("the user's")
+    write_image(tmp_path / "in.png", _photo(4))
+    assert _upscale_srcnn_x2(tmp_path / "in.png", out, srcnn_file) == 0
+    assert sorted(p.name for p in out.iterdir()) == [".notes.tmp", "in_x2.png"]
+
+
+def test_unwritable_output_folder_fails_before_any_work(tmp_path, srcnn_file, monkeypatch, capsys):
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(inference, "load_model", never)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    write_image(tmp_path / "in.png", _photo(5))
+    assert _upscale_srcnn_x2(tmp_path / "in.png", blocker / "out", srcnn_file) == 2
+    err = capsys.readouterr().err
+    assert f"'{blocker / 'out'}'" in err and ".tmp" not in err and len(err.splitlines()) == 1
+
+
+def test_images_too_large_for_memory_are_refused_one_by_one(
+    tmp_path, srcnn_file, capsys, monkeypatch
+):
+    from sr_keras import upscaling
+
+    folder = tmp_path / "in"
+    write_image(folder / "big.png", _photo(6, (64, 64, 3)))
+    write_image(folder / "small.png", _photo(7))
+    working = inference.upscaling_function("srcnn_gr", 2, srcnn_file)[1]
+    big = sum(upscaling.memory_needed((64, 64, 3), 2, 1, 16, 4, working))
+    small = sum(upscaling.memory_needed((12, 14, 3), 2, 1, 16, 4, working))
+    assert small < big
+    monkeypatch.setattr(upscaling, "available_memory", lambda: (small + big) // 2)
+    argv = ["--tile", "16", "--overlap", "4"]
+    assert _upscale_srcnn_x2(folder, tmp_path / "out", srcnn_file, *argv) == 1
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["small_x2.png"]
+    err = capsys.readouterr().err
+    assert "big.png: upscaling 64x64 x2 needs about" in err and "GB available" in err
+    assert "Traceback" not in err
+
+
+def test_untiled_upscaling_too_large_for_memory_suggests_tiles(
+    tmp_path, srcnn_file, capsys, monkeypatch
+):
+    from sr_keras import upscaling
+
+    write_image(tmp_path / "wide.png", np.zeros((600, 600, 3), np.uint8))
+    working = inference.upscaling_function("srcnn_gr", 2, srcnn_file)[1]
+    untiled = sum(upscaling.memory_needed((600, 600, 3), 2, 1, 0, 0, working))
+    tiled = sum(upscaling.memory_needed((600, 600, 3), 2, 1, 256, 32, working))
+    assert tiled < untiled
+    monkeypatch.setattr(upscaling, "available_memory", lambda: (tiled + untiled) // 2)
+    status = _upscale_srcnn_x2(tmp_path / "wide.png", tmp_path / "out", srcnn_file, "--tile", "0")
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "wide.png: upscaling 600x600 x2 untiled needs about" in err
+    assert "use --tile 256" in err
+
+
+def test_tile_progress_within_one_image(tmp_path, srcnn_file, capsys):
+    write_image(tmp_path / "in.png", _photo(8, (16, 16, 3)))
+    inference.upscale_files([tmp_path / "in.png"], tmp_path / "out", "srcnn_gr", 2,
+                            weights=srcnn_file, tile=8, overlap=4)  # fmt: skip
+    err = capsys.readouterr().err
+    assert "in.png:" in err and "/4 [" in err and "tile/s" in err  # a bar over its 4 tiles
+
+
+def test_weights_of_another_model_are_refused_in_one_line(tmp_path, srcnn_file):
+    espcn = tmp_path / "espcn.keras"
+    models.build("espcn", 2).save(espcn)
+    with pytest.raises(SRKerasError, match="holds the model espcn, not srcnn; use --model espcn"):
+        inference.load_model("srcnn", 2, espcn)
+    with pytest.raises(
+        SRKerasError, match="holds the model srcnn_gr, not srcnn; use --model srcnn_gr"
+    ):
+        inference.load_model("srcnn", 2, srcnn_file)  # the global residual is another model
+    weights = tmp_path / "espcn.weights.h5"
+    models.build("espcn", 2).save_weights(weights)
+    with pytest.raises(SRKerasError) as error:
+        inference.load_model("srcnn", 2, weights)
+    message = str(error.value)
+    assert "\n" not in message and len(message) < 500 and "espcn.weights.h5" in message
+    assert "--model" in message
+
+
+def test_tile_and_overlap_are_checked_when_parsing(tmp_path, capsys):
+    for flag, value in (("--tile", "-5"), ("--overlap", "-1")):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(["upscale", str(tmp_path), "-o", str(tmp_path), flag, value])
+        assert exit_info.value.code == 2
+        assert f"argument {flag}: must be 0 or more, got {value}" in capsys.readouterr().err
+
+
+def test_upscale_image_writes_integers_tile_by_tile():
+    """No full-size float arrays: the uint8 result equals the rounded float prediction."""
+    model = models.build("espcn", 2)
+    function = inference.model_function(model)
+    image = _photo(9, (20, 18, 3))
+    result = inference.upscale_image(function, image, 2, tile=8, overlap=8)
+    floats = inference.predict_tiled(function, image.astype(np.float32) / 255, 2, tile=0)
+    assert result.dtype == np.uint8 and result.shape == (40, 36, 3)
+    expected = np.clip(np.round(floats * 255), 0, 255)
+    assert np.abs(result.astype(int) - expected).max() <= 1

@@ -1,0 +1,358 @@
+"""Upscaling images tile by tile and files in batches, with memory bounded whatever the size.
+
+The LR image is split into ``tile x tile`` pieces; each runs with ``overlap`` extra LR pixels of
+context on every side and only its centre is kept, so the result equals the untiled output (the
+overlap covers the models' receptive field and the interpolation kernels). Each tile is turned
+into floats on the fly and its result written straight into the output array, in the image's
+own integer type: no full-size float copy of the input or the output is ever made.
+
+:func:`write_outputs` runs a batch (``sr-keras upscale`` and ``interpolate``): each file is
+checked against the free memory before anything is allocated, a bad file is reported and the
+others still written. TensorFlow-free: the models come in as batch functions.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sr_keras.images import decode_raw, to_rgb_uint8, write_image
+from sr_keras.interpolation import interpolate
+from sr_keras.utils import SRKerasError, available_memory, remove_stale_temp_files
+
+ArrayFunction = Callable[[np.ndarray], np.ndarray]
+Progress = Callable[[int], object]
+
+#: LR context per tile side for interpolation (bicubic reads 2 pixels each way).
+INTERPOLATION_OVERLAP = 4
+
+Box = tuple[int, int, int, int]
+
+
+def tile_windows(
+    height: int, width: int, tile: int, overlap: int, multiple: int = 4
+) -> list[tuple[Box, Box]]:
+    """The tiles of an image as ``(core, window)`` boxes ``(top, left, bottom, right)``.
+
+    Args:
+        height: Image height.
+        width: Image width.
+        tile: Tile side; 0, or an image no larger than a tile, gives one tile.
+        overlap: Context on each side of a tile's core.
+        multiple: Tile origins are kept on multiples of this (models with poolings need it).
+
+    Returns:
+        The cores cover the image once; each window is its core plus the context.
+
+    Raises:
+        ValueError: If ``tile`` or ``overlap`` is negative.
+    """
+    if tile < 0 or overlap < 0:
+        raise ValueError(f"tile and overlap must be >= 0, got {tile} and {overlap}")
+    if tile == 0 or (height <= tile and width <= tile):
+        return [((0, 0, height, width), (0, 0, height, width))]
+    tile = math.ceil(tile / multiple) * multiple
+    overlap = math.ceil(overlap / multiple) * multiple
+    boxes = []
+    for top in range(0, height, tile):
+        for left in range(0, width, tile):
+            bottom, right = min(top + tile, height), min(left + tile, width)
+            window = (
+                max(top - overlap, 0),
+                max(left - overlap, 0),
+                min(bottom + overlap, height),
+                min(right + overlap, width),
+            )
+            boxes.append(((top, left, bottom, right), window))
+    return boxes
+
+
+def _white(dtype: np.dtype) -> float:
+    return float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
+
+
+def predict_tiled(
+    function: ArrayFunction,
+    image: np.ndarray,
+    scale: int,
+    tile: int = 256,
+    overlap: int = 32,
+    multiple: int = 4,
+    progress: Progress | None = None,
+    out: np.ndarray | None = None,
+    normalize: bool = True,
+) -> np.ndarray:
+    """Upscales an ``HxWxC`` image in tiles (or whole with ``tile=0``).
+
+    Args:
+        function: Batch function from a ``(1, h, w, C)`` float32 array to ``(1, s*h, s*w, C')``.
+        image: ``HxWxC`` float32 in ``[0, 1]``, or uint8/uint16 (converted tile by tile).
+        scale: The function's scale.
+        tile: LR tile side; 0 or an image no larger than a tile runs whole.
+        overlap: LR pixels of context on each side of a tile.
+        multiple: Tile origins are kept on multiples of this.
+        progress: Optional callable given the number of tiles done.
+        out: ``(s*H, s*W, C')`` array to write into; an integer array gets the results scaled
+            to its white, rounded and clipped. Default: a new float32 array of the raw results.
+        normalize: Feed the function floats in ``[0, 1]`` (models); ``False``: the image's own
+            values (interpolation).
+
+    Returns:
+        ``out``.
+
+    Raises:
+        ValueError: If ``tile`` or ``overlap`` is negative.
+    """
+    height, width = image.shape[:2]
+    divisor = _white(image.dtype) if normalize else 1.0
+    for (top, left, bottom, right), (y0, x0, y1, x1) in tile_windows(
+        height, width, tile, overlap, multiple
+    ):
+        window = image[None, y0:y1, x0:x1].astype(np.float32)
+        if divisor != 1.0:
+            window /= divisor
+        result = function(window)[0][
+            (top - y0) * scale : (bottom - y0) * scale, (left - x0) * scale : (right - x0) * scale
+        ]
+        if out is None:
+            out = np.empty((height * scale, width * scale, result.shape[-1]), np.float32)
+        region = out[top * scale : bottom * scale, left * scale : right * scale]
+        if np.issubdtype(out.dtype, np.integer):
+            white = _white(out.dtype)  # a normalized function gives [0, 1] values
+            region[...] = np.clip(np.round(result * white if normalize else result), 0, white)
+        else:
+            region[...] = result
+        if progress:
+            progress(1)
+    return out
+
+
+def interpolation_function(scale: int, method: str = "bicubic") -> ArrayFunction:
+    """A batch function for :func:`predict_tiled` from :func:`sr_keras.interpolate`."""
+    return lambda batch: interpolate(batch[0], scale, method)[None]
+
+
+def interpolate_image(
+    image: np.ndarray, scale: int, method: str = "bicubic", progress: Progress | None = None
+) -> np.ndarray:
+    """Interpolates a uint8/uint16 ``HxW`` or ``HxWxC`` image in tiles, keeping its type.
+
+    Equal to ``round(interpolate(image, scale, method))`` clipped to the type's range, without
+    any full-size float array.
+    """
+    planes = image[:, :, None] if image.ndim == 2 else image
+    out = np.empty((planes.shape[0] * scale, planes.shape[1] * scale, planes.shape[2]), image.dtype)
+    function = interpolation_function(scale, method)
+    tile = interpolation_tile(scale)
+    predict_tiled(
+        function, planes, scale, tile, INTERPOLATION_OVERLAP, 4, progress, out, normalize=False
+    )
+    return out[:, :, 0] if image.ndim == 2 else out
+
+
+def interpolation_upscaler(scale: int, method: str = "bicubic") -> Upscaler:
+    """The :class:`Upscaler` of ``sr-keras interpolate``: any image, channels and depth kept
+    (other depths become 8-bit)."""
+
+    def run(image: np.ndarray, progress: Progress | None) -> np.ndarray:
+        if image.dtype not in (np.uint8, np.uint16):
+            image = to_rgb_uint8(image, keep_alpha=True)
+        return interpolate_image(image, scale, method, progress)
+
+    working = INTERPOLATION_BYTES * 4 * scale**2  # up to 4 channels
+    return Upscaler(run, scale, interpolation_tile(scale), INTERPOLATION_OVERLAP, working)
+
+
+def interpolation_tile(scale: int) -> int:
+    """LR tile side for interpolation: tiles of about 1024x1024 output pixels."""
+    return max(16, 1024 // scale)
+
+
+#: Working bytes of :func:`interpolation_function` per output value (float64 results and
+#: the two 1-D passes).
+INTERPOLATION_BYTES = 24
+
+
+def upscale_image(
+    function: ArrayFunction,
+    image: np.ndarray,
+    scale: int,
+    tile: int = 256,
+    overlap: int = 32,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Upscales an image as decoded from a file with an RGB model, keeping its kind.
+
+    Grayscale stays grayscale (the model sees it as gray RGB, tile by tile), RGBA keeps its
+    alpha (bicubic interpolation of its values, also in tiles), 16-bit stays 16-bit.
+
+    Args:
+        function: Batch function of an RGB model on ``[0, 1]`` floats.
+        image: ``HxW``, ``HxWx1``, ``HxWx2``, ``HxWx3`` or ``HxWx4``, uint8 or uint16.
+        scale: The model's scale.
+        tile: LR tile side (0: whole image).
+        overlap: LR context per tile side.
+        progress: Optional callable given the number of model tiles done.
+
+    Returns:
+        The upscaled image, same dtype and channels as the input.
+
+    Raises:
+        ValueError: If the dtype or the channels are not supported.
+    """
+    if image.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"image must be uint8 or uint16, got {image.dtype}")
+    planes = image[:, :, None] if image.ndim == 2 else image
+    channels = planes.shape[2]
+    if channels not in (1, 2, 3, 4):
+        raise ValueError(f"image must have 1 to 4 channels, got {channels}")
+    color = 1 if channels <= 2 else 3
+    out = np.empty((planes.shape[0] * scale, planes.shape[1] * scale, channels), image.dtype)
+    model = function if color == 3 else _on_gray(function)
+    predict_tiled(model, planes[:, :, :color], scale, tile, overlap, 4, progress, out[:, :, :color])
+    if channels > color:
+        out[:, :, color:] = interpolate_image(planes[:, :, color:], scale)
+    return out[:, :, 0] if image.ndim == 2 else out
+
+
+def _on_gray(function: ArrayFunction) -> ArrayFunction:
+    """An RGB batch function run on a one-channel batch: gray in, mean of the RGB out."""
+    return lambda batch: function(np.repeat(batch, 3, axis=3)).mean(axis=3, keepdims=True)
+
+
+def memory_needed(
+    shape: tuple[int, ...],
+    scale: int,
+    itemsize: int,
+    tile: int,
+    overlap: int,
+    bytes_per_pixel: float,
+) -> tuple[int, int]:
+    """Estimated bytes to upscale an image: ``(output and its encoding, one tile's work)``.
+
+    Args:
+        shape: The decoded image's shape.
+        scale: The scale.
+        itemsize: Bytes per output value (1 or 2).
+        tile: LR tile side (0: whole image).
+        overlap: LR context per tile side.
+        bytes_per_pixel: Working bytes of the upscaling function per LR pixel of a tile.
+
+    Returns:
+        The output array with the two copies that writing a PNG makes, and the largest tile's
+        working memory.
+    """
+    height, width = shape[:2]
+    channels = shape[2] if len(shape) == 3 else 1
+    output = height * width * scale * scale * channels * itemsize
+    window = max(
+        (y1 - y0) * (x1 - x0) for _, (y0, x0, y1, x1) in tile_windows(height, width, tile, overlap)
+    )
+    return 3 * output, int(window * bytes_per_pixel)
+
+
+def check_memory(
+    path: str | os.PathLike,
+    shape: tuple[int, ...],
+    scale: int,
+    itemsize: int,
+    tile: int,
+    overlap: int,
+    bytes_per_pixel: float,
+) -> None:
+    """Refuses, before allocating anything, an image whose upscaling would not fit in memory.
+
+    Raises:
+        SRKerasError: Naming the file, the memory needed and available, and the fix.
+    """
+    output, work = memory_needed(shape, scale, itemsize, tile, overlap, bytes_per_pixel)
+    available = available_memory()
+    if output + work <= available:
+        return
+    tiled = memory_needed(shape, scale, itemsize, 256, 32, bytes_per_pixel)[1]
+    untiled = tile == 0 and output + tiled <= available
+    fix = "use --tile 256" if untiled else "upscale a smaller image or free memory"
+    raise SRKerasError(
+        f"{path}: upscaling {shape[1]}x{shape[0]} x{scale}{' untiled' if untiled else ''} needs "
+        f"about {(output + work) / 1e9:.1f} GB of memory, {available / 1e9:.1f} GB available; "
+        f"{fix}"
+    )
+
+
+@dataclass
+class Upscaler:
+    """How a batch command upscales one decoded image.
+
+    Attributes:
+        run: ``(image, tile progress) -> upscaled image`` (same dtype).
+        scale: The scale.
+        tile: LR tile side (0: whole images).
+        overlap: LR context per tile side.
+        bytes_per_pixel: Working memory of ``run`` per LR pixel of a tile.
+        errors: More exception types that fail one file, not the batch (TensorFlow's).
+    """
+
+    run: Callable[[np.ndarray, Progress | None], np.ndarray]
+    scale: int
+    tile: int
+    overlap: int
+    bytes_per_pixel: float
+    errors: tuple[type[BaseException], ...] = ()
+
+    def check_memory(self, path: str | os.PathLike, image: np.ndarray) -> None:
+        """:func:`check_memory` for one decoded image (outputs are 8 or 16 bits)."""
+        itemsize = min(image.itemsize, 2)
+        check_memory(
+            path, image.shape, self.scale, itemsize, self.tile, self.overlap, self.bytes_per_pixel
+        )
+
+
+def write_outputs(
+    jobs: list[tuple[Path, Path]],
+    upscaler: Upscaler,
+    description: str,
+    progress: bool = True,
+) -> tuple[list[Path], list[str]]:
+    """Upscales each ``(input, output)`` of a batch, one image in memory at a time.
+
+    Before each image: the temp files a killed run left for its output are removed and its
+    memory is estimated (:func:`check_memory`). A file that cannot be read, would not fit in
+    memory or cannot be written is reported; the others are still written, atomically.
+
+    Args:
+        jobs: From :func:`sr_keras.images.plan_outputs`.
+        upscaler: What to run on each image.
+        description: Label of the progress bar over files.
+        progress: Show progress bars over files and over the tiles of each image.
+
+    Returns:
+        ``(written paths, error messages)``.
+    """
+    from tqdm.auto import tqdm
+
+    written, errors = [], []
+    for path, target in tqdm(jobs, desc=description, unit="img", disable=not progress):
+        try:
+            remove_stale_temp_files(target)
+            image = decode_raw(path)
+            upscaler.check_memory(path, image)
+            tiles = len(tile_windows(*image.shape[:2], upscaler.tile, upscaler.overlap))
+            show = progress and tiles > 1
+            with tqdm(
+                total=tiles, desc=path.name, unit="tile", leave=False, disable=not show
+            ) as bar:
+                result = upscaler.run(image, bar.update)
+            del image
+            written.append(write_image(target, result))
+            del result
+        except MemoryError:
+            errors.append(f"{path}: out of memory; try a smaller --tile or a smaller image")
+        except (SRKerasError, ValueError, OSError, *upscaler.errors) as error:
+            message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            errors.append(message if str(path) in message else f"{path}: {message}")
+    return written, errors
