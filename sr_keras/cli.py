@@ -319,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     from sr_keras.config import LOSSES, SCHEDULES, TrainConfig
+    from sr_keras.precision import PRECISIONS
 
     defaults = TrainConfig()
     parser.add_argument("--model", required=True)
@@ -346,7 +347,18 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="add the bicubic input to the output (not in the deck; zero extra parameters)",
     )
-    parser.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU)")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=defaults.precision,
+        help="auto (default): bfloat16 where the CPU/GPU runs it natively, else float32",
+    )
+    parser.add_argument(
+        "--ema",
+        type=float,
+        default=None,
+        help="validate and save a moving average of the weights with this momentum (e.g. 0.999)",
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(
         "--cache", default="ram", help="'ram' (default), 'none' or a cache file path"
@@ -374,7 +386,8 @@ def _run_train(args) -> int:
         schedule=args.schedule,
         loss=args.loss,
         global_residual=args.global_residual,
-        mixed_precision=args.mixed_precision,
+        precision=args.precision,
+        ema=args.ema,
         seed=args.seed,
         cache=cache,
         val_center_crop=args.val_center_crop,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from sr_keras.precision import PRECISIONS
+
 LOSSES = {"mse": "mean_squared_error", "l1": "mean_absolute_error"}
 SCHEDULES = ("cosine", "step", "constant")
 
@@ -28,7 +30,11 @@ class TrainConfig:
             ``constant``.
         loss: ``mse`` (as the deck) or ``l1``.
         global_residual: Add the bicubic input to the output (see ``models.build``).
-        mixed_precision: ``mixed_float16`` compute (for GPUs).
+        precision: ``auto`` (bfloat16 where the hardware runs it natively, else float32),
+            ``float32``, ``bfloat16`` or ``float16`` (see ``sr_keras.precision``). Saved
+            models are float32 whatever the training precision.
+        ema: Momentum of an exponential moving average of the weights (e.g. ``0.999``);
+            the averaged weights are the ones validated and saved. ``None``: no average.
         seed: Makes a CPU run repeatable (weights, data order, crops).
         cache: Cache decoded images in RAM (``True``) or in a file (a path).
         val_center_crop: Validate on HR centre crops of this side instead of whole images.
@@ -48,7 +54,8 @@ class TrainConfig:
     schedule: str = "cosine"
     loss: str = "mse"
     global_residual: bool = False
-    mixed_precision: bool = False
+    precision: str = "auto"
+    ema: float | None = None
     seed: int | None = None
     cache: bool | str = True
     val_center_crop: int | None = None
@@ -73,3 +80,12 @@ class TrainConfig:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise ValueError(f"ema must be between 0 and 1 (e.g. 0.999), got {self.ema}")
+        if self.patch_size < self.scale or self.patch_size % self.scale:
+            raise ValueError(
+                f"patch_size must be a positive multiple of scale={self.scale}, "
+                f"got {self.patch_size}"
+            )

@@ -3,17 +3,28 @@
 A run directory holds everything about one run:
 
 * ``config.json``: the configuration (a re-run with the same ``--out`` must use the same one);
-* ``log.csv``: one row per epoch (loss, PSNR, validation loss and Y-PSNR, learning rate, seconds);
-* ``best.keras`` (best validation Y-PSNR) and ``last.keras`` (end of the last epoch);
-* ``backup/`` while the run is unfinished: ``BackupAndRestore`` state, so the same command
-  resumes a killed run at the epoch where it stopped;
-* ``summary.json`` once finished: best epoch and PSNR, steps, wall time, machine.
+* ``log.csv``: one row per finished epoch (loss, PSNR, validation loss and Y-PSNR, learning
+  rate, seconds), rewritten whole at each epoch's end;
+* ``best.keras`` (best validation Y-PSNR) and ``last.keras`` (last finished epoch): float32
+  models whatever the training precision, with the averaged weights when ``ema`` is set;
+* ``backup/epoch_NNNN.weights.h5`` while the run is unfinished: model and optimizer state
+  after NNNN epochs (the newest two are kept);
+* ``summary.json`` once finished: best epoch and PSNR, steps, wall time, precision, machine;
+* ``.lock``, held by the process training into the folder.
+
+Every file is written to a temporary name and renamed, in the order log, backup, best, last,
+so a kill at any moment leaves a state the same command resumes from, with every finished
+epoch logged exactly once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import dataclasses
+import io
 import json
+import math
 import os
 import shutil
 import time
@@ -23,11 +34,15 @@ import keras
 import pandas as pd
 import tensorflow as tf
 
-from sr_keras import data, models
+from sr_keras import data, models, precision
 from sr_keras.config import LOSSES, SCHEDULES, TrainConfig  # noqa: F401 (re-exported)
 from sr_keras.images import SRKerasError
 from sr_keras.metrics import PSNR
-from sr_keras.utils import atomic_write_text, machine_description
+from sr_keras.utils import atomic_write_text, machine_description, remove_stale_temp_files
+
+#: The run has diverged when the loss is not finite, or above this many times its lowest
+#: value so far and above 1 (worse than any constant image in [0, 1], for L1 and MSE).
+DIVERGED_FACTOR = 100.0
 
 
 def learning_rate_schedule(config: TrainConfig):
@@ -57,15 +72,27 @@ def distribution_strategy(devices: list[str] | None = None) -> tf.distribute.Str
             GPUs when there are several.
 
     Returns:
-        ``MirroredStrategy`` for several devices, else the default strategy (one GPU if
-        present, else the CPU).
+        ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names a cluster (one process per
+        machine), ``MirroredStrategy`` for several local devices, else the default strategy.
     """
+    if "cluster" in json.loads(os.environ.get("TF_CONFIG") or "{}"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if devices:
         return tf.distribute.MirroredStrategy(devices)
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) > 1:
+    if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def worker_index(strategy: tf.distribute.Strategy) -> int:
+    """0 for the chief (the process that writes the run directory), 1, 2... for the others."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return 0
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    if resolver.task_type == "chief":
+        return 0
+    return resolver.task_id + (1 if has_chief else 0)
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -79,6 +106,30 @@ class EpochTimer(keras.callbacks.Callback):
             logs["seconds"] = time.perf_counter() - self._start
             rate = self.model.optimizer.learning_rate
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops training at the first batch whose loss is not finite or explodes (see
+    ``DIVERGED_FACTOR``).
+
+    The epoch it stops in is not a finished epoch: the callbacks that write skip it, so the
+    run directory keeps the last good state. ``diverged`` holds ``(epoch, batch, loss)``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.diverged = None
+        self._epoch, self._lowest = 0, math.inf
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float((logs or {}).get("loss", 0.0))
+        self._lowest = min(self._lowest, loss)
+        if not math.isfinite(loss) or loss > max(1.0, DIVERGED_FACTOR * self._lowest):
+            self.diverged = (self._epoch, batch, loss)
+            self.model.stop_training = True
 
 
 class WholeImageValidation(keras.callbacks.Callback):
@@ -102,6 +153,8 @@ class WholeImageValidation(keras.callbacks.Callback):
         self._predict = None
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.model.stop_training:
+            return
         if self._predict is None:
             model = self.model
 
@@ -121,31 +174,105 @@ class WholeImageValidation(keras.callbacks.Callback):
             logs["val_psnr"] = float(self.metric.result())
 
 
-class AtomicCheckpoint(keras.callbacks.Callback):
-    """Saves the whole model (``.keras``) at the end of epochs, via a temp file and a rename.
+class AveragedWeights(keras.callbacks.SwapEMAWeights):
+    """Puts the optimizer's moving average of the weights into the model at each epoch's end
+    (for validation, checkpoints and the backup) and the trained weights back at the next
+    epoch's start. A run resumed from a backup starts with the average in the model."""
 
-    Keras' ``ModelCheckpoint`` writes the file in place, so a kill while saving leaves a
-    corrupt file; here the previous file stays intact until the new one is complete.
+    def __init__(self, resumed: bool):
+        super().__init__(swap_on_epoch=True)
+        self._ema_weights_in_model = resumed
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.model.stop_training:
+            super().on_epoch_end(epoch, logs)
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Writes ``log.csv`` whole (earlier rows and this epoch's) at each finished epoch's end."""
+
+    def __init__(self, path: Path, rows: list[dict]):
+        super().__init__()
+        self.path, self.rows = Path(path), list(rows)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.model.stop_training:
+            return
+        self.rows.append({"epoch": epoch, **{key: logs[key] for key in sorted(logs or {})}})
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(self.rows[-1]), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(self.path, text.getvalue())
+
+
+class Backup(keras.callbacks.Callback):
+    """Saves model and optimizer state as ``backup/epoch_NNNN.weights.h5`` after each epoch.
+
+    Written to a temporary name and renamed; the newest two are kept. :meth:`restore` loads
+    the newest complete one.
+    """
+
+    def __init__(self, folder: Path):
+        super().__init__()
+        self.folder = Path(folder)
+
+    def _files(self) -> list[Path]:
+        return sorted(self.folder.glob("epoch_[0-9][0-9][0-9][0-9].weights.h5"), reverse=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.model.stop_training:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"epoch_{epoch + 1:04d}.weights.h5"
+        temporary = self.folder / f".epoch_{epoch + 1:04d}.tmp.weights.h5"
+        self.model.save_weights(temporary, overwrite=True)
+        os.replace(temporary, path)
+        for old in self._files()[2:]:
+            old.unlink(missing_ok=True)
+
+    def restore(self, model: keras.Model) -> int:
+        """Loads the newest complete backup into a compiled model; returns its epoch count."""
+        for stale in self.folder.glob(".*.tmp.weights.h5"):
+            stale.unlink()
+        for path in self._files():
+            if not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            try:
+                model.load_weights(path)
+                return int(path.name[len("epoch_") :][:4])
+            except (OSError, ValueError):
+                print(f"warning: backup {path} cannot be read; trying an older one")
+        return 0
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Saves the model as a float32 ``.keras`` file at finished epochs' ends, atomically.
 
     Args:
         path: The ``.keras`` file.
+        twin: A float32 model of the same architecture that the weights are copied into.
         monitor: Save only when this log value improves (``None``: every epoch).
         best: The best value so far (e.g. from the log of a resumed run).
     """
 
-    def __init__(self, path: Path, monitor: str | None = None, best: float = -float("inf")):
+    def __init__(self, path: Path, twin, monitor: str | None = None, best: float = -math.inf):
         super().__init__()
-        self.path = Path(path)
-        self.monitor = monitor
-        self.best = best
+        self.path, self.twin, self.monitor, self.best = Path(path), twin, monitor, best
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.model.stop_training:
+            return
         if self.monitor is not None:
             value = (logs or {}).get(self.monitor)
             if value is None or not value > self.best:
                 return
             self.best = value
-        save_model(self.model, self.path)
+        self.save()
+
+    def save(self):
+        self.twin.set_weights(self.model.get_weights())
+        save_model(self.twin, self.path)
 
 
 def save_model(model: keras.Model, path: Path) -> Path:
@@ -158,40 +285,70 @@ def save_model(model: keras.Model, path: Path) -> Path:
     return path
 
 
-def _restored_epoch(backup_dir: Path) -> int:
-    """The epoch ``BackupAndRestore`` will resume at (0 when there is no backup)."""
-    metadata = backup_dir / "training_metadata.json"
-    if not metadata.is_file():
-        return 0
-    try:
-        return int(json.loads(metadata.read_text())["epoch"])
-    except (ValueError, KeyError, OSError):
-        return 0
+@contextlib.contextmanager
+def run_lock(run_dir: Path):
+    """Holds ``run_dir/.lock`` (an OS file lock, freed when the process dies) while training.
 
+    Raises:
+        SRKerasError: If another live process holds it.
+    """
+    import fcntl
 
-def _trim_log(log_path: Path, epoch: int) -> pd.DataFrame:
-    """Keeps only the log rows of epochs before ``epoch`` (those the backup holds)."""
-    if not log_path.is_file() or log_path.stat().st_size == 0:
-        return pd.DataFrame()
-    log = pd.read_csv(log_path)
-    log = log[log["epoch"] < epoch] if "epoch" in log else log.iloc[0:0]
-    atomic_write_text(log_path, log.to_csv(index=False))
-    return log
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise SRKerasError(
+                f"run directory '{run_dir}' is in use by {holder} (another `sr-keras train`): "
+                "wait for it to finish, or train into another --out"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
 
 
 def _check_config(run_dir: Path, config: TrainConfig) -> None:
+    """Refuses a run directory that holds a run with another configuration."""
     path = run_dir / "config.json"
-    wanted = dataclasses.asdict(config)
-    if path.is_file():
-        previous = json.loads(path.read_text())
-        changed = {key for key in wanted if previous.get(key) != wanted[key]}
-        if changed:
-            raise SRKerasError(
-                f"run directory '{run_dir}' holds a run with a different configuration "
-                f"({', '.join(sorted(changed))} differ): use another --out, or the same "
-                "arguments to resume it"
-            )
-    atomic_write_text(path, json.dumps(wanted, indent=2) + "\n")
+    if not path.is_file():
+        return
+    previous, wanted = json.loads(path.read_text()), dataclasses.asdict(config)
+    changed = {key for key in wanted if previous.get(key) != wanted[key]}
+    if changed:
+        raise SRKerasError(
+            f"run directory '{run_dir}' holds a run with a different configuration "
+            f"({', '.join(sorted(changed))} differ): use another --out, or the same "
+            "arguments to resume it"
+        )
+
+
+def _remove_temporaries(run_dir: Path) -> None:
+    """Removes the temporary files a killed run left (only this module's names)."""
+    for name in ("log.csv", "config.json", "summary.json"):
+        remove_stale_temp_files(run_dir / name)
+    for name in (".best.tmp.keras", ".last.tmp.keras"):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def _read_log(path: Path, epochs_done: int) -> list[dict]:
+    """The log rows of the epochs a backup holds (``epoch < epochs_done``)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as file:
+        rows = [row for row in csv.DictReader(file) if (row.get("epoch") or "").isdigit()]
+    kept = [row for row in rows if int(row["epoch"]) < epochs_done]
+    return [
+        {key: int(value) if key == "epoch" else float(value or "nan") for key, value in row.items()}
+        for row in kept
+    ]
 
 
 def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
@@ -199,55 +356,32 @@ def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
 
     Args:
         model: The model.
-        config: Its ``loss`` and learning-rate settings.
+        config: Its ``loss``, learning-rate and ``ema`` settings.
 
     Returns:
         The same model, compiled with Adam, the loss and the Y-PSNR metric.
     """
+    ema = {"use_ema": True, "ema_momentum": config.ema} if config.ema else {}
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate_schedule(config)),
+        optimizer=keras.optimizers.Adam(learning_rate_schedule(config), **ema),
         loss=LOSSES[config.loss],
         metrics=[PSNR(crop_border=config.scale, test_y_channel=True, max_val=1.0)],
     )
     return model
 
 
-def train(
-    config: TrainConfig, devices: list[str] | None = None, verbose: int | str = "auto"
-) -> tuple[keras.Model, pd.DataFrame]:
-    """Trains a model; resumes the run in ``config.out`` if it was interrupted.
-
-    Args:
-        config: The run's configuration.
-        devices: Devices for ``MirroredStrategy`` (e.g. two logical CPUs in tests); default
-            all GPUs if there are several.
-        verbose: ``model.fit`` verbosity (1: progress bar, 2: one line per epoch).
-
-    Returns:
-        ``(model, log)``: the model with the best validation weights, and the epoch log.
-
-    Raises:
-        ValueError: If the configuration is invalid.
-        SRKerasError: If the data is missing or the run directory holds another run.
-    """
-    config.validate()
-    run_dir = Path(config.out)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _check_config(run_dir, config)
-    log_path, best_path, last_path = (
-        run_dir / "log.csv",
-        run_dir / "best.keras",
-        run_dir / "last.keras",
+def _datasets(config: TrainConfig, worker: int) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """The training stream and validation images; fails before any step if nothing trains."""
+    seed = None if config.seed is None else config.seed + worker
+    probe = data.training_dataset(
+        config.data, config.scale, config.patch_size, 1, split="train", cache=False, seed=seed
     )
-    summary_path = run_dir / "summary.json"
-    if summary_path.is_file() and best_path.is_file():
-        print(f"run '{run_dir}' is already complete: loading {best_path}")
-        return keras.models.load_model(best_path), pd.read_csv(log_path)
-
-    if config.seed is not None:
-        keras.utils.set_random_seed(config.seed)
-        tf.config.experimental.enable_op_determinism()
-
+    if next(iter(probe.take(1)), None) is None:
+        raise SRKerasError(
+            f"no training image in '{config.data}' could be used: each must be readable and at "
+            f"least {config.patch_size}x{config.patch_size} pixels (see the warnings above); "
+            "use a smaller --patch-size or larger images"
+        )
     train_data = data.training_dataset(
         config.data,
         config.scale,
@@ -255,62 +389,31 @@ def train(
         config.batch_size,
         split="train",
         cache=config.cache,
-        seed=config.seed,
+        seed=seed,
     )
-    val_source = config.val_data or config.data
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     val_data = data.validation_dataset(
-        val_source, config.scale, split="valid", center_crop_size=config.val_center_crop
+        config.val_data or config.data,
+        config.scale,
+        split="valid",
+        center_crop_size=config.val_center_crop,
     )
+    return train_data.with_options(options), val_data
 
-    strategy = distribution_strategy(devices)
-    previous_policy = keras.mixed_precision.global_policy()
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        with strategy.scope():
-            model = models.build(config.model, config.scale, global_residual=config.global_residual)
-            compile_model(model, config)
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
 
-    backup_dir = run_dir / "backup"
-    log = _trim_log(log_path, _restored_epoch(backup_dir))
-    best = float(log["val_psnr"].max()) if "val_psnr" in log and len(log) else -float("inf")
-    # Order matters for a kill between two callbacks: the log row is written before the
-    # backup, so a kill between them repeats that epoch (its row is trimmed) rather than
-    # losing its row. The backup is removed only once summary.json exists.
-    callbacks = [
-        WholeImageValidation(val_data, config.scale, LOSSES[config.loss]),
-        EpochTimer(),
-        keras.callbacks.TerminateOnNaN(),
-        AtomicCheckpoint(best_path, monitor="val_psnr", best=best),
-        AtomicCheckpoint(last_path),
-        keras.callbacks.CSVLogger(log_path, append=True),
-        keras.callbacks.BackupAndRestore(
-            backup_dir, double_checkpoint=True, delete_checkpoint=False
-        ),
-    ]
-    if config.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(run_dir / "tensorboard"))
+def _build(config: TrainConfig, strategy, resolved: str) -> tuple[keras.Model, keras.Model]:
+    """The model to train (compiled, under the strategy and precision) and its float32 twin."""
+    with precision.policy(resolved), strategy.scope():
+        model = models.build(config.model, config.scale, global_residual=config.global_residual)
+        compile_model(model, config)
+    twin = models.build(config.model, config.scale, global_residual=config.global_residual)
+    return model, twin
 
-    start = time.perf_counter()
-    model.fit(
-        train_data,
-        epochs=config.epochs,
-        steps_per_epoch=config.steps_per_epoch,
-        callbacks=callbacks,
-        verbose=verbose,
-        shuffle=False,  # the tf.data stream shuffles
-    )
-    log = pd.read_csv(log_path)
-    if len(log) < config.epochs:
-        reason = "the loss became NaN" if model.stop_training else "the training data ran out"
-        raise SRKerasError(
-            f"training stopped after {len(log)} of {config.epochs} epochs: {reason} "
-            f"(see {log_path} and the warnings above: were all training images skipped?)"
-        )
+
+def _summary(config, model, log, strategy, resolved, start) -> dict:
     best = log.loc[log["val_psnr"].idxmax()]
-    summary = {
+    return {
         "model": config.model,
         "scale": config.scale,
         "parameters": model.count_params(),
@@ -320,10 +423,132 @@ def train(
         "best_val_psnr_y": float(best["val_psnr"]),
         "train_seconds": float(log["seconds"].sum()),
         "this_session_seconds": time.perf_counter() - start,
+        "precision": resolved,
+        "ema": config.ema,
         "replicas": strategy.num_replicas_in_sync,
         "devices": [device.name for device in tf.config.list_logical_devices()],
         "machine": machine_description(),
     }
-    atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
-    shutil.rmtree(backup_dir, ignore_errors=True)
-    return keras.models.load_model(best_path), log
+
+
+def train(
+    config: TrainConfig, devices: list[str] | None = None, verbose: int | str = "auto"
+) -> tuple[keras.Model, pd.DataFrame]:
+    """Trains a model; resumes the run in ``config.out`` if it was interrupted.
+
+    Under ``TF_CONFIG`` (several machines), every worker runs this with the same config;
+    only the chief writes ``config.out``, the others keep their backups in
+    ``config.out/worker<N>`` (their own folder, also on a shared file system).
+
+    Args:
+        config: The run's configuration.
+        devices: Devices for ``MirroredStrategy`` (e.g. two logical CPUs in tests); default
+            all GPUs if there are several.
+        verbose: ``model.fit`` verbosity (1: progress bar, 2: one line per epoch).
+
+    Returns:
+        ``(model, log)``: the float32 model with the best validation weights, and the log.
+
+    Raises:
+        ValueError: If the configuration is invalid.
+        SRKerasError: If the data is unusable, the run directory holds another run or is in
+            use, or the training diverged.
+    """
+    config.validate()
+    strategy = distribution_strategy(devices)
+    worker = worker_index(strategy)
+    run_dir = Path(config.out)
+    _check_config(run_dir, config)
+    summary_path, best_path = run_dir / "summary.json", run_dir / "best.keras"
+    if summary_path.is_file() and best_path.is_file():
+        shutil.rmtree(run_dir / "backup", ignore_errors=True)
+        print(f"run '{run_dir}' is already complete: loading {best_path}")
+        return keras.models.load_model(best_path), pd.read_csv(run_dir / "log.csv")
+    created = not run_dir.exists()
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
+        tf.config.experimental.enable_op_determinism()
+    try:
+        train_data, val_data = _datasets(config, worker)
+        resolved = precision.resolve(config.precision)
+        model, twin = _build(config, strategy, resolved)
+        if worker:
+            run_dir = run_dir / f"worker{worker}"
+        with run_lock(run_dir):
+            if not worker:
+                _check_config(run_dir, config)  # again: another process may have started
+                config_text = json.dumps(dataclasses.asdict(config), indent=2)
+                atomic_write_text(run_dir / "config.json", config_text + "\n")
+            return _fit(
+                config,
+                run_dir,
+                strategy,
+                resolved,
+                model,
+                twin,
+                train_data,
+                val_data,
+                verbose,
+                write=not worker,
+            )
+    except BaseException:
+        if created and not (run_dir / "config.json").exists():
+            shutil.rmtree(Path(config.out), ignore_errors=True)
+        raise
+
+
+def _fit(config, run_dir, strategy, resolved, model, twin, train_data, val_data, verbose, write):
+    _remove_temporaries(run_dir)
+    log_path = run_dir / "log.csv"
+    backup = Backup(run_dir / "backup")
+    with strategy.scope():
+        done = backup.restore(model)
+    rows = _read_log(log_path, done)
+    best = max((row["val_psnr"] for row in rows if "val_psnr" in row), default=-math.inf)
+    best_checkpoint = Checkpoint(run_dir / "best.keras", twin, "val_psnr", best)
+    last_checkpoint = Checkpoint(run_dir / "last.keras", twin)
+    if done and write:
+        # A kill may have come between the backup and the checkpoints of the last epoch.
+        for checkpoint in (last_checkpoint, best_checkpoint):
+            checkpoint.set_model(model)
+        last_checkpoint.save()
+        if rows and rows[-1].get("val_psnr") == best:
+            best_checkpoint.save()
+    guard = DivergenceGuard()
+    callbacks = [
+        *([AveragedWeights(resumed=done > 0)] if config.ema else []),
+        WholeImageValidation(val_data, config.scale, LOSSES[config.loss]),
+        EpochTimer(),
+        guard,
+        EpochLog(log_path, rows),
+        backup,
+        *([best_checkpoint, last_checkpoint] if write else []),
+    ]
+    if config.tensorboard and write:
+        callbacks.append(keras.callbacks.TensorBoard(run_dir / "tensorboard"))
+    start = time.perf_counter()
+    model.fit(
+        train_data,
+        epochs=config.epochs,
+        initial_epoch=done,
+        steps_per_epoch=config.steps_per_epoch,
+        callbacks=callbacks,
+        verbose=verbose if write else 0,
+        shuffle=False,  # the tf.data stream shuffles
+    )
+    if guard.diverged:
+        epoch, batch, loss = guard.diverged
+        kept = f"epoch {epoch} is kept in '{run_dir}'" if epoch else "no epoch had finished"
+        raise SRKerasError(
+            f"training diverged at epoch {epoch + 1}, step {batch + 1} (loss {loss:.3g}): "
+            f"lower --learning-rate (now {config.learning_rate:g}) and train into a new --out "
+            f"({kept})"
+        )
+    log = pd.read_csv(log_path)
+    if not write:
+        shutil.rmtree(run_dir, ignore_errors=True)  # this worker's own folder
+        return model, log
+    summary = _summary(config, model, log, strategy, resolved, start)
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    return keras.models.load_model(run_dir / "best.keras"), log

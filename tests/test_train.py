@@ -90,26 +90,92 @@ def test_bad_config_names_the_field(tmp_path):
         train(tiny_config(tmp_path / "run", steps_per_epoch=0))
 
 
-def test_mixed_precision_training_runs_and_restores_the_policy(tmp_path):
-    _, log = train(tiny_config(tmp_path / "run", epochs=1, mixed_precision=True), verbose=0)
+def test_bfloat16_training_saves_float32_models_and_restores_the_policy(tmp_path):
+    _, log = train(tiny_config(tmp_path / "run", epochs=1, precision="bfloat16"), verbose=0)
     assert np.isfinite(log["loss"]).all()
     assert keras.mixed_precision.global_policy().name == "float32"
     saved = keras.models.load_model(tmp_path / "run" / "best.keras")
-    assert saved.get_layer("X2").compute_dtype == "float16"
-    assert saved.output.dtype == "float32"
+    assert saved.get_layer("X2").compute_dtype == "float32"  # loads under either precision
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["precision"] == "bfloat16"
 
 
-def test_mixed_precision_keeps_float32_outputs():
-    keras.mixed_precision.set_global_policy("mixed_float16")
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_keeps_float32_outputs_and_bicubic(policy):
+    keras.mixed_precision.set_global_policy(policy)
     try:
         model = models.build("sr_autoencoder", 2, global_residual=True)
-        assert model.get_layer("X2").compute_dtype == "float16"
+        assert model.get_layer("X2").compute_dtype == policy.removeprefix("mixed_")
+        assert model.get_layer("X1").compute_dtype == "float32"
         assert model.output.dtype == "float32"
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
 
-def _train_command(out: Path, epochs: int) -> list[str]:
+def test_ema_saves_the_averaged_weights(tmp_path):
+    # Keras starts the average at the weights after the first step (one Adam step moves each
+    # weight by about the learning rate); with a momentum this close to 1 it then barely moves,
+    # while plain training goes on moving the weights (batch-norm statistics are not averaged).
+    keras.utils.set_random_seed(7)
+    initial = [weight.numpy() for weight in models.build("srcnn", 4).trainable_weights]
+    options = dict(epochs=2, learning_rate=1e-2, schedule="constant")
+    train(tiny_config(tmp_path / "ema", ema=0.99999, **options), verbose=0)
+    train(tiny_config(tmp_path / "plain", **options), verbose=0)
+
+    def distance(run):
+        weights = keras.models.load_model(tmp_path / run / "last.keras").trainable_weights
+        return max(
+            float(np.abs(w.numpy() - v).max()) for w, v in zip(weights, initial, strict=True)
+        )
+
+    assert distance("ema") < 1.5e-2 < distance("plain")
+
+
+def test_a_run_directory_in_use_is_refused_and_a_stale_lock_is_taken_over(tmp_path):
+    from sr_keras.train import run_lock
+
+    out = tmp_path / "run"
+    with run_lock(out):
+        with pytest.raises(SRKerasError, match=f"in use by process {os.getpid()}"):
+            train(tiny_config(out, epochs=1), verbose=0)
+    (out / ".lock").write_text("process 999999999\n")  # left by a dead process
+    _, log = train(tiny_config(out, epochs=1), verbose=0)
+    assert list(log["epoch"]) == [0]
+
+
+def test_images_all_smaller_than_the_patch_fail_before_training(tmp_path, make_photo):
+    from sr_keras.images import write_image
+
+    for index in range(2):
+        write_image(tmp_path / "small" / f"{index}.png", make_photo(index, (40, 44)))
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning, match="smaller than the 48px patch"):
+        with pytest.raises(SRKerasError, match="at least 48x48 pixels"):
+            train(tiny_config(out, data=str(tmp_path / "small")), verbose=0)
+    assert not out.exists()  # a failed start leaves nothing behind
+
+
+def test_a_failed_start_does_not_block_the_corrected_command(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="patch_size must be a positive multiple of scale"):
+        train(tiny_config(out, patch_size=50), verbose=0)
+    with pytest.raises(SRKerasError, match="does not exist"):
+        train(tiny_config(out, data=str(tmp_path / "missing")), verbose=0)
+    assert not out.exists()
+    _, log = train(tiny_config(out, epochs=1), verbose=0)
+    assert len(log) == 1
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_the_good_epochs(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(SRKerasError, match="diverged at epoch 1.*lower --learning-rate"):
+        train(tiny_config(out, learning_rate=1e3, epochs=3), verbose=0)
+    assert (out / "config.json").is_file() and not (out / "summary.json").exists()
+    # Nothing of the diverged epoch was written: no log row, no backup, no checkpoint.
+    assert not any((out / name).exists() for name in ("log.csv", "backup", "last.keras"))
+
+
+def _train_command(out: Path, epochs: int, *extra: str) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -124,7 +190,7 @@ def _train_command(out: Path, epochs: int) -> list[str]:
         "--epochs",
         str(epochs),
         "--steps-per-epoch",
-        "6",
+        "2",
         "--batch-size",
         "2",
         "--patch-size",
@@ -135,43 +201,73 @@ def _train_command(out: Path, epochs: int) -> list[str]:
         "96",
         "--verbose",
         "2",
+        *extra,
     ]
 
 
-def test_sigkill_then_rerun_resumes_without_losing_or_repeating_epochs(tmp_path):
-    out = tmp_path / "run"
-    log_path = out / "log.csv"
-    process = subprocess.Popen(
-        _train_command(out, 5), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+def _run_until(command: list[str], out: Path, moment) -> subprocess.Popen:
+    """Starts ``command`` and SIGKILLs it as soon as ``moment(file names in out)`` is true
+    (``moment=None``: as soon as ``log.csv`` has a new row)."""
+    rows_at_start = _log_rows(out)
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
-        if log_path.is_file() and len(log_path.read_text().strip().splitlines()) >= 3:
-            break  # header + two finished epochs
-        time.sleep(0.05)
-    assert process.poll() is None, process.stdout.read().decode()[-2000:]
-    os.kill(process.pid, signal.SIGKILL)
+        names = [path.name for path in out.rglob("*")] if out.is_dir() else []
+        if moment(names) if moment else _log_rows(out) > rows_at_start:
+            os.kill(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.0005)
     process.wait()
-    finished = len(pd.read_csv(log_path))
-    assert 2 <= finished < 5
-    assert (out / "backup").is_dir()
+    return process
 
-    rerun = subprocess.run(
-        _train_command(out, 5), cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
+
+def _log_rows(out: Path) -> int:
+    try:
+        return len((out / "log.csv").read_text().splitlines())
+    except OSError:
+        return 0
+
+
+#: Moments at which a run writes to disk: a temporary file of each kind exists (the backup,
+#: the log, the checkpoints), or a new log row has just been renamed into place (``None``).
+KILL_MOMENTS = {
+    "backup being written": lambda names: any(n.startswith(".epoch_") for n in names),
+    "best.keras being written": lambda names: ".best.tmp.keras" in names,
+    "last.keras being written": lambda names: ".last.tmp.keras" in names,
+    "log row written, backup not yet": None,
+    # Last: the log's temporary file lives for microseconds, so polling may miss it.
+    "log being written": lambda names: any(n.startswith(".log.csv.") for n in names),
+}
+
+
+def test_kills_at_every_write_moment_resume_with_each_epoch_logged_once(tmp_path):
+    out = tmp_path / "run"
+    command = _train_command(out, 8, "--ema", "0.9")
+    killed = []
+    for what, moment in KILL_MOMENTS.items():
+        process = _run_until(command, out, moment)
+        output = process.stdout.read().decode()
+        assert process.returncode in (-signal.SIGKILL, 0), f"{what}: {output[-2000:]}"
+        if process.returncode == -signal.SIGKILL:
+            killed.append(what)
+        if (out / "log.csv").is_file():
+            epochs = list(pd.read_csv(out / "log.csv")["epoch"])
+            assert epochs == list(range(len(epochs))), what
+    print("killed while:", killed)
+    assert len(killed) >= 4, killed
+    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
-    log = pd.read_csv(log_path)
-    assert list(log["epoch"]) == [0, 1, 2, 3, 4]
-    output = rerun.stdout + rerun.stderr
-    assert "Epoch 1/5" not in output  # finished epochs are not run again
-    # The optimizer's step (hence the learning-rate schedule) was restored too: the rate
+    log = pd.read_csv(out / "log.csv")
+    assert list(log["epoch"]) == list(range(8))
+    # The optimizer's step (hence the learning-rate schedule) was restored each time: the rate
     # logged after each epoch is the schedule's value at that epoch's last step.
     config = TrainConfig(**json.loads((out / "config.json").read_text()))
     schedule = learning_rate_schedule(config)
-    expected = [float(schedule((epoch + 1) * config.steps_per_epoch)) for epoch in range(5)]
+    expected = [float(schedule((epoch + 1) * config.steps_per_epoch)) for epoch in range(8)]
     np.testing.assert_allclose(log["learning_rate"], expected, rtol=1e-5)
-    assert f"Epoch {finished + 1}/5" in output
     assert (out / "summary.json").is_file() and not (out / "backup").exists()
+    assert not [path for path in out.iterdir() if ".tmp" in path.name]
+    keras.models.load_model(out / "best.keras")
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
