@@ -232,7 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     upscale.add_argument("--scale", type=_scale, default=4)
     upscale.add_argument("--weights", type=Path, default=None)
     upscale.add_argument(
-        "--tile", type=_non_negative, default=256, help="LR tile side in pixels (0: no tiling)"
+        "--tile",
+        type=_non_negative,
+        default=256,
+        help="largest LR tile side in pixels, smaller where one tile of the model would need "
+        "more than 768 MB (0: no tiling)",
     )
     upscale.add_argument(
         "--overlap", type=_non_negative, default=32, help="LR context per tile side"

@@ -163,10 +163,16 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return to_rgb_uint8(decode_raw(path))
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
+def write_image(path: str | os.PathLike, image: np.ndarray, copy: bool = True) -> Path:
     """Writes an RGB(A) or grayscale image atomically: to a temp file, then renamed.
 
     uint8 and uint16 arrays are written as they are; the format follows the extension.
+
+    Args:
+        path: The file to write.
+        image: ``HxW`` or ``HxWxC`` array, channels in RGB(A) order.
+        copy: ``False`` turns a contiguous ``image`` to OpenCV's BGR(A) order in place instead
+            of copying it (for large outputs the caller is done with).
 
     Returns:
         The path written.
@@ -176,10 +182,12 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     """
     path = Path(path)
     image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
+    code = {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}.get(
+        image.shape[2] if image.ndim == 3 else 0
+    )
+    if code is not None:
+        in_place = not copy and image.flags.c_contiguous and image.flags.writeable
+        image = cv2.cvtColor(image, code, dst=image if in_place else None)
     try:
         ok, encoded = cv2.imencode(path.suffix or ".png", image)
     except cv2.error:  # OpenCV raises (rather than returning False) for unknown extensions

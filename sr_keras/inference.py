@@ -21,8 +21,15 @@ import tensorflow as tf
 from sr_keras import models
 from sr_keras.evaluate import BASELINES, baseline_predictor
 from sr_keras.images import SRKerasError, plan_outputs
-from sr_keras.upscaling import Upscaler, predict_tiled, upscale_image, write_outputs
-from sr_keras.utils import ensure_writable_folder
+from sr_keras.upscaling import (
+    TILE_MEMORY,
+    Upscaler,
+    fit_tile,
+    predict_tiled,
+    upscale_image,
+    write_outputs,
+)
+from sr_keras.utils import available_memory, ensure_writable_folder
 
 #: Where the project's trained weights live: ``results/weights/<model>_x<scale>.keras``.
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "results" / "weights"
@@ -336,7 +343,8 @@ def upscale_files(
         name: A registered model or an interpolation baseline.
         scale: The scale.
         weights: Weights file; default the project's trained weights.
-        tile: LR tile side (0: whole images).
+        tile: LR tile side (0: whole images); smaller where one tile of the model would need
+            more than :data:`sr_keras.upscaling.TILE_MEMORY` (or a quarter of the free memory).
         overlap: LR context per tile side.
         progress: Show progress bars over files and over the tiles of each image.
         ensemble: Average over the 8 flips/rotations (8 times slower).
@@ -348,6 +356,8 @@ def upscale_files(
     Raises:
         SRKerasError: If the output folder cannot be written or the model cannot be loaded.
     """
+    if name not in BASELINES:
+        _architecture(name)  # a wrong name fails even when every output exists
     plan = plan_outputs(inputs, out_dir, scale, overwrite)
     if not plan.jobs:
         return [], plan.notices, plan.errors
@@ -359,6 +369,7 @@ def upscale_files(
             raise SRKerasError(f"{image.dtype} images are not supported")
         return upscale_image(function, image, scale, tile, overlap, tile_progress)
 
+    tile = fit_tile(tile, overlap, working, min(TILE_MEMORY, available_memory() / 4))
     upscaler = Upscaler(run, scale, tile, overlap, working, errors=(tf.errors.OpError,))
     written, errors = write_outputs(plan.jobs, upscaler, f"upscale x{scale} {name}", progress)
     return written, plan.notices, plan.errors + errors

@@ -39,15 +39,18 @@ def tile_windows(
 ) -> list[tuple[Box, Box]]:
     """The tiles of an image as ``(core, window)`` boxes ``(top, left, bottom, right)``.
 
+    Windows near the image's edges are moved inwards rather than cut, so that nearly all have
+    the same shape (the backend keeps working memory for each shape it sees).
+
     Args:
         height: Image height.
         width: Image width.
         tile: Tile side; 0, or an image no larger than a tile, gives one tile.
-        overlap: Context on each side of a tile's core.
-        multiple: Tile origins are kept on multiples of this (models with poolings need it).
+        overlap: Context on each side of a tile's core (at least; the image's edges excepted).
+        multiple: Window origins are kept on multiples of this (models with poolings need it).
 
     Returns:
-        The cores cover the image once; each window is its core plus the context.
+        The cores cover the image once; each window holds its core and the context.
 
     Raises:
         ValueError: If ``tile`` or ``overlap`` is negative.
@@ -58,18 +61,52 @@ def tile_windows(
         return [((0, 0, height, width), (0, 0, height, width))]
     tile = math.ceil(tile / multiple) * multiple
     overlap = math.ceil(overlap / multiple) * multiple
-    boxes = []
-    for top in range(0, height, tile):
-        for left in range(0, width, tile):
-            bottom, right = min(top + tile, height), min(left + tile, width)
-            window = (
-                max(top - overlap, 0),
-                max(left - overlap, 0),
-                min(bottom + overlap, height),
-                min(right + overlap, width),
-            )
-            boxes.append(((top, left, bottom, right), window))
-    return boxes
+    rows = _spans(height, tile, overlap, multiple)
+    columns = _spans(width, tile, overlap, multiple)
+    return [
+        ((top, left, bottom, right), (y0, x0, y1, x1))
+        for top, bottom, y0, y1 in rows
+        for left, right, x0, x1 in columns
+    ]
+
+
+def _spans(size: int, tile: int, overlap: int, multiple: int) -> list[tuple[int, int, int, int]]:
+    """``(core start, core end, window start, window end)`` along one axis."""
+    window = tile + 2 * overlap
+    last_start = max(size - window, 0) // multiple * multiple  # the window ending at the edge
+    spans = []
+    for start in range(0, size, tile):
+        end = min(start + tile, size)
+        low = min(max(start - overlap, 0), last_start)
+        spans.append((start, end, low, min(size, max(low + window, end + overlap))))
+    return spans
+
+
+#: Estimated working memory allowed for one tile of a model: ``sr-keras upscale`` makes its
+#: tiles smaller than ``--tile`` where a model needs more (the output is the same).
+TILE_MEMORY = 768 * 10**6
+
+
+def fit_tile(
+    tile: int, overlap: int, bytes_per_pixel: float, budget: float = TILE_MEMORY, multiple: int = 4
+) -> int:
+    """The largest tile side, at most ``tile``, whose window's working memory fits ``budget``.
+
+    Args:
+        tile: The tile side asked for; 0 (whole images) is kept.
+        overlap: LR context per tile side.
+        bytes_per_pixel: Working memory per LR pixel of a window.
+        budget: Bytes allowed for one window.
+        multiple: Tile sides are multiples of this (at least one).
+
+    Returns:
+        The tile side.
+    """
+    if tile == 0:
+        return 0
+    overlap = math.ceil(overlap / multiple) * multiple
+    side = int(math.sqrt(budget / max(bytes_per_pixel, 1.0))) - 2 * overlap
+    return min(tile, max(multiple, side // multiple * multiple))
 
 
 def _white(dtype: np.dtype) -> float:
@@ -348,7 +385,7 @@ def write_outputs(
             ) as bar:
                 result = upscaler.run(image, bar.update)
             del image
-            written.append(write_image(target, result))
+            written.append(write_image(target, result, copy=False))
             del result
         except MemoryError:
             errors.append(f"{path}: out of memory; try a smaller --tile or a smaller image")

@@ -221,3 +221,107 @@ def test_study_quick_mode_trains_and_compares(tmp_path, monkeypatch, capsys):
     assert (quick_results / "figures" / "comparison.png").is_file()
     assert (out / "baselines_sample.csv").is_file()
     assert not (out / "weights").exists()  # quick runs never touch the shipped weights
+
+
+# --- reliability (issue #11) ---------------------------------------------------------------------
+
+
+def test_start_up_prints_nothing_on_stderr():
+    """TensorFlow's C++ start-up lines (oneDNN, CUDA probing) never reach users."""
+    result = subprocess.run(
+        [sys.executable, "-m", "sr_keras", "summary", "--model", "srcnn"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Parameters" in result.stdout
+    assert result.stderr == ""
+
+
+def test_interpolate_never_writes_over_its_input(tmp_path, capsys):
+    source = write_image(tmp_path / "in.png", np.full((4, 5, 3), 90, np.uint8))
+    before = source.read_bytes()
+    for extra in ([], ["--overwrite"]):
+        assert cli.main(["interpolate", str(source), "-o", str(source), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "is the input" in err and len(err.splitlines()) == 1
+    assert source.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [
+        "in.png"
+    ]
+
+
+def test_interpolate_refuses_an_existing_output_file_unless_overwrite(tmp_path, capsys):
+    source = write_image(tmp_path / "in.png", np.full((4, 5, 3), 90, np.uint8))
+    target = write_image(tmp_path / "out.png", np.zeros((2, 2, 3), np.uint8))
+    assert cli.main(["interpolate", str(source), "-o", str(target), "--scale", "2"]) == 2
+    assert f"output '{target}' exists (use --overwrite to replace it)" in capsys.readouterr().err
+    assert read_image(target).shape == (2, 2, 3)
+    argv = ["interpolate", str(source), "-o", str(target), "--scale", "2", "--overwrite"]
+    assert cli.main(argv) == 0
+    assert read_image(target).shape == (8, 10, 3)
+
+
+def test_interpolate_into_a_folder_resumes(tmp_path, capsys):
+    folder = tmp_path / "in"
+    write_image(folder / "a.png", np.full((4, 5, 3), 10, np.uint8))
+    write_image(folder / "b.png", np.full((4, 5, 3), 20, np.uint8))
+    out = tmp_path / "out"
+    out.mkdir()
+    write_image(out / "a_x2.png", np.zeros((1, 1, 3), np.uint8))  # from an earlier run
+    assert cli.main(["interpolate", str(folder), "-o", str(out), "--scale", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert f"skipped {out / 'a_x2.png'}: exists (use --overwrite to replace)" in printed
+    assert f"wrote {out / 'b_x2.png'}" in printed
+    assert read_image(out / "a_x2.png").shape == (1, 1, 3)  # not replaced
+    assert read_image(out / "b_x2.png").shape == (8, 10, 3)
+
+
+def test_interpolate_scale_is_checked_when_parsing(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["interpolate", str(tmp_path / "in.png"), "-o", str(tmp_path), "--scale", "1000"])
+    assert exit_info.value.code == 2
+    assert "scale must be an integer from 2 to 16, got 1000" in capsys.readouterr().err
+
+
+def test_interpolate_too_large_for_memory_is_one_line(tmp_path, monkeypatch, capsys):
+    from sr_keras import upscaling
+
+    big = write_image(tmp_path / "big.png", np.zeros((40, 40, 3), np.uint8))
+    small = write_image(tmp_path / "small.png", np.zeros((2, 2, 3), np.uint8))
+    monkeypatch.setattr(upscaling, "available_memory", lambda: 3 * 8 * 8 * 3 * 16 * 16 * 4)
+    argv = ["interpolate", str(big), str(small), "-o", str(tmp_path / "out"), "--scale", "16"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "big.png: upscaling 40x40 x16 needs about" in err and "Traceback" not in err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["small_x16.png"]
+
+
+def test_evaluate_refuses_to_replace_a_table_unless_overwrite(tiny_folder, tmp_path, capsys):
+    csv = tmp_path / "table.csv"
+    csv.write_text("the user's table\n")
+    argv = ["evaluate", "--model", "bicubic", "--dataset", str(tiny_folder), "--csv", str(csv)]
+    assert cli.main(argv) == 2
+    assert f"output '{csv}' exists (use --overwrite" in capsys.readouterr().err
+    assert csv.read_text() == "the user's table\n"
+    report = tmp_path / "report"
+    (tmp_path / "report.md").write_text("# mine\n")
+    argv = ["evaluate", "--model", "bicubic", "--dataset", str(tiny_folder)]
+    assert cli.main([*argv, "--report", str(report)]) == 2
+    assert "report.md' exists" in capsys.readouterr().err
+    assert not (tmp_path / "report.csv").exists()
+    assert cli.main([*argv, "--csv", str(csv), "--overwrite"]) == 0
+    assert list(pd.read_csv(csv).columns) == list(COLUMNS)
+
+
+def test_evaluate_names_an_image_too_small_to_measure(tmp_path, capsys):
+    folder = tmp_path / "bench"
+    write_image(folder / "ok.png", np.random.default_rng(0).integers(0, 256, (40, 40, 3), np.uint8))
+    write_image(folder / "tiny.png", np.zeros((16, 16, 3), np.uint8))
+    status = cli.main(["evaluate", "--model", "bicubic", "--dataset", str(folder), "--scale", "4"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert str(folder / "tiny.png") in err and "--crop-border" in err and "11x11" in err
+    lines = [line for line in err.replace("\r", "\n").splitlines() if "error" in line]
+    assert "tf.Tensor" not in err and len(lines) == 1  # one line beside the progress bar

@@ -98,3 +98,59 @@ def test_cli_export_wrong_scale_exit_2(trained_like, tmp_path, capsys):
     assert status == 2
     assert "x3 model, not x4" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
+
+
+# --- outputs are never lost (issue #11) ----------------------------------------------------------
+
+
+def _export(weights, output, format, *extra):
+    argv = ["export", "--model", "espcn", "--scale", "3", "--weights", str(weights)]
+    return cli.main([*argv, "--format", format, "-o", str(output), "--no-check", *extra])
+
+
+@pytest.fixture
+def espcn_file(trained_like, tmp_path):
+    path = tmp_path / "espcn_x3.keras"
+    trained_like["espcn"].save(path)
+    return path
+
+
+def test_cli_export_never_deletes_a_folder_it_did_not_write(espcn_file, tmp_path, capsys):
+    folder = tmp_path / "my_documents"
+    (folder / "notes.txt").parent.mkdir()
+    (folder / "notes.txt").write_text("precious")
+    onnx_folder = tmp_path / "x.onnx"
+    (onnx_folder / "keep.txt").parent.mkdir()
+    (onnx_folder / "keep.txt").write_text("precious too")
+    for extra in ([], ["--overwrite"]):
+        assert _export(espcn_file, folder, "saved_model", *extra) == 2
+        assert "holds files that are not a SavedModel" in capsys.readouterr().err
+        assert _export(espcn_file, onnx_folder, "onnx", *extra) == 2
+        assert "is a folder" in capsys.readouterr().err
+    assert (folder / "notes.txt").read_text() == "precious"
+    assert (onnx_folder / "keep.txt").read_text() == "precious too"
+
+
+def test_cli_export_replaces_an_export_only_with_overwrite(
+    trained_like, espcn_file, tmp_path, capsys
+):
+    saved = tmp_path / "served"
+    assert _export(espcn_file, saved, "saved_model") == 0
+    capsys.readouterr()
+    assert _export(espcn_file, saved, "saved_model") == 2
+    assert f"output '{saved}' exists (use --overwrite to replace it)" in capsys.readouterr().err
+    stale = tmp_path / ".served.k2j_8x0q.tmp"  # a staging folder a killed export left
+    (stale / "variables").mkdir(parents=True)
+    assert _export(espcn_file, saved, "saved_model", "--overwrite") == 0
+    assert (saved / "saved_model.pb").is_file() and not stale.exists()
+    function = export.load_exported(saved, "saved_model")
+    assert export.parity(trained_like["espcn"], function) <= export.PARITY_TOLERANCE
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["espcn_x3.keras", "served"]
+
+
+def test_cli_export_of_another_architecture_is_refused(espcn_file, tmp_path, capsys):
+    argv = ["export", "--model", "srcnn", "--scale", "3", "--weights", str(espcn_file)]
+    assert cli.main([*argv, "--format", "onnx", "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "holds the model espcn, not srcnn; use --model espcn" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "m.onnx").exists()

@@ -302,3 +302,15 @@ def test_gif_is_an_image(tmp_path):
     PILImage.fromarray(pixels).save(tmp_path / "anim.gif")
     assert list_images(tmp_path) == [tmp_path / "anim.gif"]
     np.testing.assert_array_equal(read_image(tmp_path / "anim.gif"), pixels)
+
+
+def test_write_image_without_copy_reorders_in_place(tmp_path, make_photo):
+    image = make_photo(2, (6, 7))
+    original = image.copy()
+    write_image(tmp_path / "a.png", image, copy=False)  # large outputs: no second buffer
+    np.testing.assert_array_equal(read_image(tmp_path / "a.png"), original)
+    np.testing.assert_array_equal(image, original[:, :, ::-1])  # the caller's array, now BGR
+    view = original[:, :4]  # not contiguous: copied, left alone
+    write_image(tmp_path / "b.png", view, copy=False)
+    np.testing.assert_array_equal(read_image(tmp_path / "b.png"), view)
+    np.testing.assert_array_equal(view, make_photo(2, (6, 7))[:, :4])

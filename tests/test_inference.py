@@ -431,3 +431,13 @@ def test_upscale_image_writes_integers_tile_by_tile():
     assert result.dtype == np.uint8 and result.shape == (40, 36, 3)
     expected = np.clip(np.round(floats * 255), 0, 255)
     assert np.abs(result.astype(int) - expected).max() <= 1
+
+
+def test_tiles_shrink_to_the_memory_budget():
+    from sr_keras.upscaling import fit_tile
+
+    assert fit_tile(256, 32, 16384, budget=768e6) == 152  # (152 + 2 * 32)**2 * 16384 <= 768e6
+    assert (152 + 64) ** 2 * 16384 <= 768e6 < (156 + 64) ** 2 * 16384
+    assert fit_tile(256, 32, 100, budget=768e6) == 256  # a light model keeps --tile
+    assert fit_tile(0, 32, 16384, budget=1) == 0  # whole images stay whole (checked apart)
+    assert fit_tile(256, 30, 16384, budget=1) == 4  # never below one multiple
