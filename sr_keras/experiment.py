@@ -182,7 +182,9 @@ def trained_model(settings: StudySettings, model: str, global_residual: bool = F
         path = settings.runs_dir / name / "best.keras"
     else:
         path = settings.results_dir / "weights" / f"{name}.keras"
-    return inference.load_model(model, settings.scale, path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    return inference.load_model(f"{model}_gr" if global_residual else model, settings.scale, path)
 
 
 def _model_predictor(model: keras.Model, ensemble: bool = False):

@@ -300,7 +300,7 @@ def plan_outputs(
     """
     files, errors = collect_inputs(inputs)
     plan = OutputPlan(errors=errors)
-    kept = _without_earlier_outputs(files, Path(out_dir), plan.notices)
+    kept, earlier = _without_earlier_outputs(files, Path(out_dir))
     targets = {path: Path(out_dir) / relative.parent / relative.stem for path, relative in kept}
     stems = Counter(targets.values())
     names = Counter(target.with_name(path.name) for path, target in targets.items())
@@ -328,25 +328,28 @@ def plan_outputs(
                 plan.notices.append(f"skipped {target}: exists (use {OVERWRITE_FLAG} to replace)")
             else:
                 plan.jobs.append((path, target))
+    for path in earlier:  # one notice per file: those that are targets have theirs above
+        if path.resolve() not in claimed:
+            plan.notices.append(f"skipped {path}: an earlier output (not read as an input)")
     return plan
 
 
 def _without_earlier_outputs(
-    files: list[tuple[Path, Path]], out_dir: Path, notices: list[str]
-) -> list[tuple[Path, Path]]:
-    """Drops the inputs that are outputs of other inputs (``a_x4.png`` beside ``a.png`` in the
-    output folder, from an earlier run), each with a notice."""
+    files: list[tuple[Path, Path]], out_dir: Path
+) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """Splits the inputs into those to run and those that are outputs of other inputs
+    (``a_x4.png`` beside ``a.png`` in the output folder, from an earlier run)."""
     stems = {
         ((out_dir / relative.parent).resolve(), name)
         for path, relative in files
         for name in (path.stem, path.name)
     }
-    inside, kept = out_dir.resolve(), []
+    inside, kept, earlier = out_dir.resolve(), [], []
     for path, relative in files:
         match = _OUTPUT_NAME.fullmatch(path.name)
         resolved = path.resolve()
         if match and resolved.is_relative_to(inside) and (resolved.parent, match[1]) in stems:
-            notices.append(f"skipped {path}: an earlier output (not read as an input)")
+            earlier.append(path)
         else:
             kept.append((path, relative))
-    return kept
+    return kept, earlier

@@ -200,21 +200,23 @@ def test_plan_outputs_into_the_input_folder_never_reads_earlier_outputs(tmp_path
     from sr_keras.images import plan_outputs
 
     image = np.zeros((4, 4, 3), np.uint8)
-    write_image(tmp_path / "a.png", image)
-    write_image(tmp_path / "b.png", image)
-    write_image(tmp_path / "b_x4.png", image)  # the user's own file, named like an output
+    for name in ("a.png", "b.png", "c.png", "c_x2.png"):  # c_x2.png: from an earlier x2 run
+        write_image(tmp_path / name, image)
+    own = write_image(tmp_path / "b_x4.png", image)  # the user's own file, named like an output
     plan = plan_outputs([tmp_path], tmp_path, 4)
-    assert plan.jobs == [(tmp_path / "a.png", tmp_path / "a_x4.png")]
+    assert plan.jobs == [(tmp_path / f"{stem}.png", tmp_path / f"{stem}_x4.png") for stem in "ac"]
     assert plan.errors == []
-    assert any("b_x4.png: an earlier output" in notice for notice in plan.notices)
-    assert any(
-        f"skipped {tmp_path / 'b_x4.png'}: exists (use --overwrite" in n for n in plan.notices
-    )
+    assert plan.notices == [  # one line per file
+        f"skipped {own}: exists (use --overwrite to replace)",
+        f"skipped {tmp_path / 'c_x2.png'}: an earlier output (not read as an input)",
+    ]
     write_image(tmp_path / "a_x4.png", image)  # as the first run would
+    write_image(tmp_path / "c_x4.png", image)
     rerun = plan_outputs([tmp_path], tmp_path, 4)
     assert rerun.jobs == [] and rerun.errors == []  # nothing to do: no a_x4_x4.png
+    assert len(rerun.notices) == 4
     overwrite = plan_outputs([tmp_path], tmp_path, 4, overwrite=True)
-    assert [target.name for _, target in overwrite.jobs] == ["a_x4.png", "b_x4.png"]
+    assert [target.name for _, target in overwrite.jobs] == ["a_x4.png", "b_x4.png", "c_x4.png"]
 
 
 def test_plan_outputs_names_are_unique_and_keep_sub_folders(tmp_path):
