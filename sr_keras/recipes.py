@@ -35,6 +35,18 @@ RECIPES: dict[str, dict] = {
     ),
 }
 
+#: The flagship pilot (issue #16): EDSR-baseline against RFDN, both with the bicubic skip,
+#: at x4 in bfloat16 on the same data, batch and patch, each given the same CPU budget: 90
+#: core-minutes (45 minutes of the 2-core machine), the two running at once, each pinned to
+#: one core. Steps from each model's bfloat16 training step on one core (benchmarks/common.py,
+#: batch 16, HR 96): edsr_baseline 0.29 s, rfdn 0.19 s, plus ~15% for data and validation.
+PILOT = {
+    "edsr_baseline": dict(
+        epochs=20, steps_per_epoch=800, batch_size=16, patch_size=96, learning_rate=1e-3
+    ),
+    "rfdn": dict(epochs=20, steps_per_epoch=1200, batch_size=16, patch_size=96, learning_rate=1e-3),
+}
+
 #: Shared by every full run: L1 loss, cosine decay, validation on whole images.
 COMMON = dict(loss="l1", schedule="cosine", seed=1)
 

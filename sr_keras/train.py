@@ -64,6 +64,21 @@ def learning_rate_schedule(config: TrainConfig):
     return config.learning_rate
 
 
+class _MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """``MultiWorkerMirroredStrategy`` whose ``reduce`` takes what Keras 3's ``model.fit``
+    gives it (keras-team/keras#20585): a nested ``(x, y)`` batch, and scalar losses with
+    ``axis=0`` (reduced across replicas instead)."""
+
+    def reduce(self, reduce_op, value, axis):
+        def reduce_one(item):
+            local = self.experimental_local_results(item)[0]
+            return super(_MultiWorkerStrategy, self).reduce(
+                reduce_op, item, None if local.shape.rank == 0 else axis
+            )
+
+        return tf.nest.map_structure(reduce_one, value)
+
+
 def distribution_strategy(devices: list[str] | None = None) -> tf.distribute.Strategy:
     """The ``tf.distribute`` strategy to train under.
 
@@ -76,7 +91,7 @@ def distribution_strategy(devices: list[str] | None = None) -> tf.distribute.Str
         machine), ``MirroredStrategy`` for several local devices, else the default strategy.
     """
     if "cluster" in json.loads(os.environ.get("TF_CONFIG") or "{}"):
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _MultiWorkerStrategy()
     if devices:
         return tf.distribute.MirroredStrategy(devices)
     if len(tf.config.list_logical_devices("GPU")) > 1:
@@ -96,14 +111,16 @@ def worker_index(strategy: tf.distribute.Strategy) -> int:
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Adds the epoch's wall time (``seconds``) and learning rate to the epoch logs."""
+    """Adds the epoch's wall time (``seconds``), the CPU time of this process over it
+    (``cpu_seconds``, all threads) and the learning rate to the epoch logs."""
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
+        self._start, self._cpu_start = time.perf_counter(), time.process_time()
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["seconds"] = time.perf_counter() - self._start
+            logs["cpu_seconds"] = time.process_time() - self._cpu_start
             rate = self.model.optimizer.learning_rate
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
 
@@ -217,6 +234,10 @@ class Backup(keras.callbacks.Callback):
         super().__init__()
         self.folder = Path(folder)
 
+    @staticmethod
+    def _epochs(path: Path) -> int:
+        return int(path.name[len("epoch_") :][:4])
+
     def _files(self) -> list[Path]:
         return sorted(self.folder.glob("epoch_[0-9][0-9][0-9][0-9].weights.h5"), reverse=True)
 
@@ -231,16 +252,19 @@ class Backup(keras.callbacks.Callback):
         for old in self._files()[2:]:
             old.unlink(missing_ok=True)
 
-    def restore(self, model: keras.Model) -> int:
-        """Loads the newest complete backup into a compiled model; returns its epoch count."""
+    def restore(self, model: keras.Model, at_most: int | None = None) -> int:
+        """Loads the newest complete backup (of at most ``at_most`` epochs) into a compiled
+        model; returns its epoch count (0: none)."""
         for stale in self.folder.glob(".*.tmp.weights.h5"):
             stale.unlink()
         for path in self._files():
+            if at_most is not None and self._epochs(path) > at_most:
+                continue
             if not model.optimizer.built:
                 model.optimizer.build(model.trainable_variables)
             try:
                 model.load_weights(path)
-                return int(path.name[len("epoch_") :][:4])
+                return self._epochs(path)
             except (OSError, ValueError):
                 print(f"warning: backup {path} cannot be read; trying an older one")
         return 0
@@ -328,6 +352,14 @@ def _check_config(run_dir: Path, config: TrainConfig) -> None:
             f"({', '.join(sorted(changed))} differ): use another --out, or the same "
             "arguments to resume it"
         )
+
+
+def _common_epochs(strategy: tf.distribute.Strategy, done: int) -> int:
+    """The epochs every worker has a backup of (the smallest ``done`` over the workers)."""
+    if not isinstance(strategy, _MultiWorkerStrategy):
+        return done
+    value = strategy.run(lambda: tf.constant([done]))
+    return int(tf.reduce_min(strategy.gather(value, axis=0)))
 
 
 def _remove_temporaries(run_dir: Path) -> None:
@@ -503,6 +535,9 @@ def _fit(config, run_dir, strategy, resolved, model, twin, train_data, val_data,
     backup = Backup(run_dir / "backup")
     with strategy.scope():
         done = backup.restore(model)
+        common = _common_epochs(strategy, done)
+        if common < done:  # another worker was killed before its last backup
+            done = backup.restore(model, at_most=common)
     rows = _read_log(log_path, done)
     best = max((row["val_psnr"] for row in rows if "val_psnr" in row), default=-math.inf)
     best_checkpoint = Checkpoint(run_dir / "best.keras", twin, "val_psnr", best)

@@ -292,3 +292,42 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert "EPOCHS 1" in result.stdout
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["replicas"] == 2
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as handle:
+        handle.bind(("127.0.0.1", 0))
+        return handle.getsockname()[1]
+
+
+def test_two_workers_train_one_model_and_only_the_chief_writes_the_run(tmp_path):
+    out = tmp_path / "shared" / "run"  # one --out for both, as on a shared file system
+    workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
+    processes = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "TF_CONFIG": json.dumps(tf_config)}
+        command = _train_command(out, 2)
+        command[command.index("srcnn")] = "espcn"
+        processes.append(
+            subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+        )
+    for process in processes:
+        output = process.communicate(timeout=300)[0].decode()
+        assert process.returncode == 0, output[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["replicas"] == 2 and summary["steps"] == 4
+    assert list(pd.read_csv(out / "log.csv")["epoch"]) == [0, 1]
+    # The second worker kept its backups in its own folder and removed it when done.
+    assert sorted(path.name for path in out.iterdir()) == [
+        ".lock",
+        "best.keras",
+        "config.json",
+        "last.keras",
+        "log.csv",
+        "summary.json",
+    ]

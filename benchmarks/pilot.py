@@ -1,0 +1,97 @@
+"""The flagship pilot (issue #16): EDSR-baseline against RFDN at one declared CPU budget.
+
+Both x4 with the bicubic skip, bfloat16, trained on ``../shared/data/BSDS500`` (validated on
+the sample photos, never on Set5/Set14) with the recipes in ``sr_keras.recipes.PILOT``: same
+data, batch, patch, loss and schedule; steps chosen so that each run takes 90 core-minutes.
+The two run at once, each pinned to one core, so both see the same machine::
+
+    taskset -c 0 python benchmarks/pilot.py train --model edsr_baseline --out ~/runs/pilot &
+    taskset -c 1 python benchmarks/pilot.py train --model rfdn --out ~/runs/pilot &
+
+A killed run resumes with the same command. Then ``python benchmarks/pilot.py report --out
+~/runs/pilot`` evaluates both on Set5 and Set14 and writes ``results/pilot.md`` and
+``results/figures/pilot_curves.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ("edsr_baseline", "rfdn")
+
+
+def config(model: str, out: Path):
+    from sr_keras.recipes import COMMON, PILOT
+    from sr_keras.train import TrainConfig
+
+    base = TrainConfig(
+        model=model,
+        scale=4,
+        data=str(ROOT.parent / "shared" / "data" / "BSDS500"),
+        val_data="sample",
+        out=str(out / f"{model}_gr_x4"),
+        global_residual=True,
+        precision="bfloat16",
+    )
+    return dataclasses.replace(base, **{**COMMON, **PILOT[model]})
+
+
+def run_train(args) -> None:
+    from sr_keras.train import train
+
+    train(config(args.model, args.out), verbose=2)
+
+
+def run_report(args) -> None:
+    import pandas as pd
+
+    from sr_keras.evaluate import evaluate
+    from sr_keras.figures import learning_curves, save_figure
+    from sr_keras.inference import predictor
+    from sr_keras.utils import atomic_write_text, shared_data_dir
+
+    rows, logs = [], {}
+    for model in MODELS:
+        run = Path(config(model, args.out).out)
+        log = pd.read_csv(run / "log.csv")
+        logs[f"{model}_gr"] = log
+        row = {
+            "Model": f"{model}_gr",
+            "Steps": int(len(log) * config(model, args.out).steps_per_epoch),
+            "Train wall (min)": round(log["seconds"].sum() / 60, 1),
+            "Train CPU (min)": round(log["cpu_seconds"].sum() / 60, 1),
+            "Best val Y-PSNR": round(log["val_psnr"].max(), 2),
+        }
+        for dataset in ("Set5", "Set14"):
+            predict, row["Parameters"] = predictor(
+                f"{model}_gr", 4, run / "best.keras", precision="float32"
+            )
+            table = evaluate(predict, shared_data_dir() / dataset, 4)
+            row[f"{dataset} Y-PSNR"] = round(table["Y-PSNR"].iloc[-1], 2)
+        rows.append(row)
+    table = pd.DataFrame(rows).to_markdown(index=False)
+    atomic_write_text(ROOT / "results" / "pilot.md", table + "\n")
+    save_figure(learning_curves(logs), ROOT / "results" / "figures" / "pilot_curves.png")
+    print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train")
+    train.add_argument("--model", choices=MODELS, required=True)
+    train.add_argument("--out", type=Path, required=True)
+    report = commands.add_parser("report")
+    report.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    {"train": run_train, "report": run_report}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
