@@ -24,30 +24,15 @@ MAX_INTERPOLATION_SCALE = 16
 
 
 def _import_tensorflow_quietly() -> None:
-    """Imports TensorFlow with the process' stderr sent to a temp file.
-
-    Some of its C++ libraries log before their logging is set up, so ``TF_CPP_MIN_LOG_LEVEL``
-    cannot hide those lines; they are dropped, and shown only if the import fails.
-    """
+    """Imports TensorFlow without its start-up lines: some of its C++ libraries log before their
+    logging is set up, where ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them (shown if it fails)."""
     if "tensorflow" in sys.modules:
         return
-    import tempfile
+    from sr_keras.utils import quiet_native_stderr
 
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import keras  # noqa: F401
-            import tensorflow  # noqa: F401
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    with quiet_native_stderr():
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
 
 
 def _non_negative(text: str) -> int:

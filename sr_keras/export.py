@@ -27,6 +27,7 @@ from sr_keras.utils import (
     SRKerasError,
     check_output,
     ensure_writable_folder,
+    quiet_native_stderr,
     remove_stale_temp_files,
     temp_beside,
 )
@@ -189,7 +190,8 @@ def _tflite_function(path: Path) -> ArrayFunction:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if allocated != [batch.shape]:
             interpreter.resize_tensor_input(input_index, batch.shape, strict=False)
-            interpreter.allocate_tensors()
+            with quiet_native_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+                interpreter.allocate_tensors()
             allocated[:] = [batch.shape]
         interpreter.set_tensor(input_index, batch)
         interpreter.invoke()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -157,6 +159,27 @@ def check_output(
     if path.exists() and not overwrite:
         raise SRKerasError(f"output '{path}' exists (use {OVERWRITE_FLAG} to replace it)")
     return path
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Sends what native libraries write to the process' stderr to a temp file while the block
+    runs (TensorFlow's and TFLite's start-up lines, which their log levels do not reach); shows
+    it if the block fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def available_memory() -> int:
