@@ -1,13 +1,14 @@
-"""Benchmark: cost and speed of each model on this machine.
+"""Benchmark: cost and speed of each model on this machine, in float32 and in bfloat16.
 
 For each model: parameters, multiply-adds per output (HR) pixel, training step time (batch 16,
 HR 96 px), inference megapixels per second at a 512x512 output, and the fraction of this machine's
-measured float32 peak (a large matmul) that inference reaches. Also the peak memory of tiled
-upscaling to a 2040x1356 output. Writes the table into ``results/benchmarks.md``.
+measured peak (a large matmul, in each precision) that inference reaches. bfloat16 is Keras'
+``mixed_bfloat16`` policy (``--precision bfloat16``). Also the peak memory of tiled upscaling to a
+2040x1356 output. Writes the table into ``results/benchmarks.md``.
 
 Usage::
 
-    python benchmarks/models.py [--models srcnn,espcn,edsr_baseline]
+    python benchmarks/models.py [--models srcnn,espcn,edsr_baseline,rfdn]
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def multiply_adds_per_output_pixel(model_name: str, scale: int, lr_size: int = 3
 
 
 def matmul_peak_gflops(size: int = 4096, repeats: int = 5) -> dict[str, float]:
-    """The machine's float32 peak: best GFLOP/s of a large matmul in TensorFlow and in NumPy
-    (its BLAS), so the fraction below is against the best this machine shows."""
+    """The machine's peaks: best GFLOP/s of a large matmul in TensorFlow (float32 and bfloat16)
+    and in NumPy (its BLAS, float32), so the fractions below are against the best it shows."""
     import numpy as np
     import tensorflow as tf
 
@@ -66,14 +67,17 @@ def matmul_peak_gflops(size: int = 4096, repeats: int = 5) -> dict[str, float]:
     a = np.random.default_rng(0).random((size, size), dtype=np.float32)
     b = np.random.default_rng(1).random((size, size), dtype=np.float32)
     a_tensor, b_tensor = tf.constant(a), tf.constant(b)
+    a_half, b_half = tf.cast(a_tensor, tf.bfloat16), tf.cast(b_tensor, tf.bfloat16)
     return {
         "tensorflow": best_rate(lambda: tf.linalg.matmul(a_tensor, b_tensor).numpy()),
         "numpy": best_rate(lambda: a @ b),
+        "bfloat16": best_rate(lambda: tf.linalg.matmul(a_half, b_half).numpy()),
     }
 
 
 def inference_megapixels_per_second(model_name: str, scale: int, output_side: int, seconds):
-    """Output megapixels per second of whole-image inference at ``output_side`` squared."""
+    """Output megapixels per second of whole-image inference at ``output_side`` squared, under
+    the current Keras dtype policy."""
     import numpy as np
 
     from sr_keras.inference import model_function
@@ -93,12 +97,12 @@ def inference_megapixels_per_second(model_name: str, scale: int, output_side: in
 def tiled_upscale_peak_mb(model_name: str = "srresnet") -> tuple[float, float]:
     """Peak RSS (MB) and seconds of tiled x4 upscaling to 2040x1356, in a fresh process."""
     script = (
-        "import resource, time, numpy as np\n"
-        "from sr_keras import inference, models\n"
+        "import time, numpy as np\n"
+        "from sr_keras import inference, models, upscaling\n"
         f"f = inference.model_function(models.build({model_name!r}, 4))\n"
         "image = np.random.default_rng(0).random((339, 510, 3), dtype=np.float32)\n"
         "start = time.perf_counter()\n"
-        "inference.predict_tiled(f, image, 4, tile=256, overlap=32)\n"
+        "upscaling.predict_tiled(f, image, 4, tile=256, overlap=32)\n"
         "print(time.perf_counter() - start)\n"
     )
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -109,10 +113,21 @@ def tiled_upscale_peak_mb(model_name: str = "srresnet") -> tuple[float, float]:
     return max(peak, before) / 1024, float(result.stdout.strip().splitlines()[-1])
 
 
+def measure(name: str, scale: int, seconds: float, precision_name: str) -> tuple[float, float]:
+    """(train step seconds, inference MP/s) of a model in one precision."""
+    from sr_keras import precision
+
+    with precision.policy(precision_name):
+        step = training_step_seconds(name, scale, 96, 16, seconds)
+        megapixels = inference_megapixels_per_second(name, scale, 512, seconds)
+    return step, megapixels
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--models", default="srcnn,srresnet_lite,srresnet,sr_autoencoder,espcn,edsr_baseline"
+        "--models",
+        default="srcnn,srresnet_lite,srresnet,sr_autoencoder,espcn,edsr_baseline,rfdn",
     )
     parser.add_argument("--scale", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0, help="timing budget per measure")
@@ -123,34 +138,39 @@ def main(argv=None) -> int:
     from sr_keras.utils import machine_description, update_markdown_section
 
     peaks = matmul_peak_gflops()
-    peak = max(peaks.values())
+    peak = max(peaks["tensorflow"], peaks["numpy"])
     rows = []
     for name in args.models.split(","):
         print(f"{name} ...", flush=True)
         macs = multiply_adds_per_output_pixel(name, args.scale)
-        step = training_step_seconds(name, args.scale, 96, 16, args.seconds)
-        megapixels = inference_megapixels_per_second(name, args.scale, 512, args.seconds)
-        achieved = 2 * macs * megapixels * 1e6 / 1e9
+        step, megapixels = measure(name, args.scale, args.seconds, "float32")
+        step_bf16, megapixels_bf16 = measure(name, args.scale, args.seconds, "bfloat16")
+        achieved, achieved_bf16 = (2 * macs * rate / 1e3 for rate in (megapixels, megapixels_bf16))
         rows.append(
             f"| {name} | {build(name, args.scale).count_params():,} | {macs:,.0f} | "
-            f"{step:.2f} | {megapixels:.3f} | {achieved:.1f} | {achieved / peak:.0%} |"
+            f"{step:.2f} | {step_bf16:.2f} | {step / step_bf16:.2f}x | {megapixels:.3f} | "
+            f"{megapixels_bf16:.3f} | {megapixels_bf16 / megapixels:.2f}x | "
+            f"{achieved / peak:.0%} | {achieved_bf16 / peaks['bfloat16']:.0%} |"
         )
     peak_mb, tiled_seconds = tiled_upscale_peak_mb()
     section = "\n".join(
         [
             f"x{args.scale}. Machine: {machine_description()}. "
-            "Command: `python benchmarks/models.py`. Measured float32 peak, 4096^3 matmul: "
-            f"TensorFlow {peaks['tensorflow']:.1f} GFLOP/s, NumPy {peaks['numpy']:.1f} GFLOP/s; "
-            f"'of peak' is against the larger, {peak:.1f} GFLOP/s. Inference runs whole 512x512 "
-            "outputs through a `tf.function` traced for any size.",
+            "Command: `python benchmarks/models.py`. Measured peaks, 4096^3 matmul: float32 "
+            f"TensorFlow {peaks['tensorflow']:.1f} GFLOP/s, NumPy {peaks['numpy']:.1f} GFLOP/s "
+            f"(f32 'of peak' is against the larger, {peak:.1f}); bfloat16 TensorFlow "
+            f"{peaks['bfloat16']:.1f} GFLOP/s (bf16 'of peak'). bf16 is Keras' mixed_bfloat16 "
+            "policy (`--precision bfloat16`). Inference runs whole 512x512 outputs through a "
+            "`tf.function` traced for any size; training steps are batch 16, HR 96.",
             "",
-            "| model | parameters | multiply-adds / output pixel | train step (s), batch 16, "
-            "HR 96 | inference MP/s (512x512 out) | inference GFLOP/s | of peak |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| model | parameters | multiply-adds / output pixel | train step f32 (s) | "
+            "train step bf16 (s) | train speed-up | MP/s f32 (512x512 out) | MP/s bf16 | "
+            "inference speed-up | of peak f32 | of peak bf16 |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             *rows,
             "",
             f"Tiled upscaling (`--tile 256 --overlap 32`) of a 510x339 LR image to 2040x1356 "
-            f"with `srresnet`: peak memory {peak_mb:,.0f} MB (limit 3 GB), {tiled_seconds:.0f} s.",
+            f"with `srresnet` (float32): peak memory {peak_mb:,.0f} MB, {tiled_seconds:.0f} s.",
         ]
     )
     update_markdown_section(args.out, "Models", section)
