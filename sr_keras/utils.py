@@ -183,7 +183,14 @@ def quiet_native_stderr():
 
 
 def available_memory() -> int:
-    """Bytes of memory available to a new allocation (``MemAvailable`` on Linux)."""
+    """Bytes of memory a new allocation can still get: the least of the system's free memory
+    (``MemAvailable``), what the process' cgroup limit leaves (containers, ``systemd-run -p
+    MemoryMax``) and what ``ulimit -v`` leaves."""
+    candidates = [_meminfo_available(), _cgroup_available(), _address_space_available()]
+    return min((value for value in candidates if value is not None), default=2**63 - 1)
+
+
+def _meminfo_available() -> int | None:
     try:
         with open("/proc/meminfo", encoding="ascii") as file:
             for line in file:
@@ -194,7 +201,42 @@ def available_memory() -> int:
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
-        return 2**63 - 1
+        return None
+
+
+def _cgroup_available(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """The cgroup's memory limit less its usage (reclaimable file cache not counted as used):
+    cgroup v2 (``memory.max``) or v1 (``memory/memory.limit_in_bytes``); ``None`` if unlimited."""
+    layouts = (
+        (root, "memory.max", "memory.current", "inactive_file"),
+        (root / "memory", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"),
+    )
+    for folder, limit_name, usage_name, inactive_name in layouts:
+        try:
+            limit = (folder / limit_name).read_text().strip()
+            if limit == "max" or int(limit) >= 2**60:  # v1 writes "no limit" as a huge number
+                return None
+            usage = int((folder / usage_name).read_text())
+            stat = dict(line.split() for line in (folder / "memory.stat").read_text().splitlines())
+            return max(int(limit) - usage + int(stat.get(inactive_name, 0)), 0)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _address_space_available() -> int | None:
+    """What ``ulimit -v`` (``RLIMIT_AS``) leaves beside the process' virtual size."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY:
+            return None
+        with open("/proc/self/status", encoding="ascii") as file:
+            size = next(int(line.split()[1]) * 1024 for line in file if line.startswith("VmSize:"))
+        return max(limit - size, 0)
+    except (ImportError, OSError, ValueError, StopIteration):
+        return None
 
 
 def machine_description() -> str:

@@ -316,3 +316,40 @@ def test_write_image_without_copy_reorders_in_place(tmp_path, make_photo):
     write_image(tmp_path / "b.png", view, copy=False)
     np.testing.assert_array_equal(read_image(tmp_path / "b.png"), view)
     np.testing.assert_array_equal(view, make_photo(2, (6, 7))[:, :4])
+
+
+def test_available_memory_counts_cgroup_limits(tmp_path):
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "memory.max").write_text("1000000000\n")
+    (v2 / "memory.current").write_text("600000000\n")
+    (v2 / "memory.stat").write_text("anon 500000000\ninactive_file 100000000\n")
+    assert utils._cgroup_available(v2) == 500_000_000  # the inactive file cache is reclaimable
+    (v2 / "memory.max").write_text("max\n")
+    assert utils._cgroup_available(v2) is None
+    v1 = tmp_path / "v1" / "memory"
+    v1.mkdir(parents=True)
+    (v1 / "memory.limit_in_bytes").write_text("2000000000\n")
+    (v1 / "memory.usage_in_bytes").write_text("1500000000\n")
+    (v1 / "memory.stat").write_text("cache 0\ntotal_inactive_file 0\n")
+    assert utils._cgroup_available(tmp_path / "v1") == 500_000_000
+    assert utils._cgroup_available(tmp_path / "nothing") is None
+
+
+def test_available_memory_counts_ulimit_v():
+    """Under ``ulimit -v`` (a memory cap), what is left of the address space counts."""
+    import resource
+    import subprocess
+    import sys
+
+    cap = 3 * 2**30
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    script = "from sr_keras.utils import available_memory; print(available_memory())"
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=limit, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert 0 < int(result.stdout) < cap
