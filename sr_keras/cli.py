@@ -504,7 +504,12 @@ def _run_evaluate(args) -> int:
 
     from sr_keras.evaluate import BASELINES, comparison_table, evaluate, format_table, write_csv
     from sr_keras.inference import predictor
-    from sr_keras.utils import atomic_write_text, check_output, ensure_writable_folder
+    from sr_keras.utils import (
+        atomic_write_text,
+        check_output,
+        ensure_writable_folder,
+        remove_stale_temp_files,
+    )
 
     models = _names(args.model)
     trained = [name for name in models if name not in BASELINES]
@@ -518,6 +523,7 @@ def _run_evaluate(args) -> int:
     for output in outputs:  # before any work: refused if it exists, folder test-written
         check_output(output, args.overwrite)
         ensure_writable_folder(output.parent)
+        remove_stale_temp_files(output)
     # Pair weights with the trained models in order; a model named twice gets labels from its
     # weights files so both rows stay in the table.
     weights = list(args.weights) + [None] * (len(trained) - len(args.weights))
