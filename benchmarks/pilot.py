@@ -72,12 +72,13 @@ def run_report(args) -> None:
             predict, row["Parameters"] = predictor(
                 f"{model}_gr", 4, run / "best.keras", precision="float32"
             )
-            table = evaluate(predict, shared_data_dir() / dataset, 4)
-            row[f"{dataset} Y-PSNR"] = round(table["Y-PSNR"].iloc[-1], 2)
+            table = evaluate(predict, shared_data_dir() / dataset, 4, progress=False)
+            row[f"{dataset} Y-PSNR"] = round(table["psnr_y"].iloc[-1], 2)
         rows.append(row)
     table = pd.DataFrame(rows).to_markdown(index=False)
     atomic_write_text(ROOT / "results" / "pilot.md", table + "\n")
-    save_figure(learning_curves(logs), ROOT / "results" / "figures" / "pilot_curves.png")
+    figure = learning_curves(logs, "Pilot x4, bfloat16: equal CPU budget", x="cpu minutes")
+    save_figure(figure, ROOT / "results" / "figures" / "pilot_curves.png")
     print(table)
 
 

@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--scales", type=_scales, default=[2, 3, 4], help="e.g. 2,3,4 (default)")
     study.add_argument("--out", type=Path, default=Path("results"), help="results folder")
     study.add_argument("--split", default="valid", choices=["train", "valid"])
+    _add_precision_argument(study)
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -136,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         action="append",
         required=True,
-        help="a model (srcnn, srresnet, srresnet_lite, sr_autoencoder, espcn, edsr_baseline; "
+        help="a model (srcnn, srresnet, srresnet_lite, sr_autoencoder, espcn, edsr_baseline, rfdn; "
         "suffix _gr for the global-residual variant) or a baseline "
         "(nearest, bilinear, bicubic = MATLAB a=-0.5, bicubic_opencv = a=-0.75); repeat or "
         "comma-separate for a comparison table",
@@ -182,6 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--overwrite", action="store_true", help="replace existing --csv/--report files"
     )
+    evaluate.add_argument(
+        "--degradation",
+        default="bicubic",
+        metavar="NAME",
+        help="how LR images are made from HR: bicubic (default: the protocol, MATLAB, "
+        "antialiased), cv2_cubic, cv2_linear, cv2_area, cv2_nearest (OpenCV resize), jpeg75, "
+        "noise5 (the protocol's LR as JPEG at quality 75, or with Gaussian noise of sigma 5)",
+    )
+    _add_precision_argument(evaluate)
 
     train = commands.add_parser(
         "train",
@@ -210,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     upscale.add_argument(
         "--model",
         default=None,
-        help="a model (srcnn, srresnet, srresnet_lite, sr_autoencoder, espcn, edsr_baseline; "
+        help="a model (srcnn, srresnet, srresnet_lite, sr_autoencoder, espcn, edsr_baseline, rfdn; "
         "suffix _gr for the global-residual variant) or a baseline; default: the shipped model "
         "with the best Set5 Y-PSNR",
     )
@@ -236,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace existing outputs (default: skip them, so that a rerun resumes)",
     )
+    _add_precision_argument(upscale)
 
     export = commands.add_parser(
         "export",
@@ -247,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--model",
         required=True,
-        help="a model (srcnn, ..., edsr_baseline; suffix _gr for the global-residual variant)",
+        help="a model (srcnn, ..., edsr_baseline, rfdn; suffix _gr: the global-residual variant)",
     )
     export.add_argument("--scale", type=_scale, default=4)
     export.add_argument(
@@ -306,9 +317,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    from sr_keras.config import LOSSES, SCHEDULES, TrainConfig
+def _add_precision_argument(parser: argparse.ArgumentParser) -> None:
     from sr_keras.precision import PRECISIONS
+
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto (default): bfloat16 compute where the CPU (avx512_bf16, amx_bf16) or GPU "
+        "(compute capability 8.0+) runs it natively, else float32",
+    )
+
+
+def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    from sr_keras.config import DEGRADATIONS, LOSSES, SCHEDULES, TrainConfig
 
     defaults = TrainConfig()
     parser.add_argument("--model", required=True)
@@ -332,16 +354,18 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule)
     parser.add_argument("--loss", choices=list(LOSSES), default=defaults.loss)
     parser.add_argument(
+        "--degradation",
+        choices=DEGRADATIONS,
+        default=defaults.degradation,
+        help="training LR: bicubic (default: the protocol's) or realistic (random blur, "
+        "kernels, noise, JPEG); validation always uses the protocol's",
+    )
+    parser.add_argument(
         "--global-residual",
         action="store_true",
         help="add the bicubic input to the output (not in the deck; zero extra parameters)",
     )
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default=defaults.precision,
-        help="auto (default): bfloat16 where the CPU/GPU runs it natively, else float32",
-    )
+    _add_precision_argument(parser)
     parser.add_argument(
         "--ema",
         type=float,
@@ -374,6 +398,7 @@ def _run_train(args) -> int:
         learning_rate=args.learning_rate,
         schedule=args.schedule,
         loss=args.loss,
+        degradation=args.degradation,
         global_residual=args.global_residual,
         precision=args.precision,
         ema=args.ema,
@@ -403,10 +428,10 @@ def _run_summary(args) -> int:
 
 def _run_upscale(args) -> int:
     from sr_keras.inference import default_model, upscale_files
+    from sr_keras.precision import resolve
 
     model = args.model or default_model(args.scale)
-    if args.model is None:
-        print(f"model: {model} (x{args.scale})")
+    print(f"model: {model} (x{args.scale}, {resolve(args.precision)})")
     written, notices, errors = upscale_files(
         args.inputs,
         args.output,
@@ -417,6 +442,7 @@ def _run_upscale(args) -> int:
         overlap=args.overlap,
         ensemble=args.self_ensemble,
         overwrite=args.overwrite,
+        precision=args.precision,
     )
     return _report_batch(written, notices, errors)
 
@@ -463,7 +489,7 @@ def _run_study(args) -> int:
     if not args.baselines_only or not args.data:
         from sr_keras.experiment import study_settings
 
-        settings = study_settings(args.mode, data=args.train_data)
+        settings = study_settings(args.mode, data=args.train_data, precision=args.precision)
         if not settings.quick:
             settings.results_dir = args.out
     sources = args.data or list(dict.fromkeys(["sample", *settings.benchmarks]))
@@ -537,9 +563,15 @@ def _run_evaluate(args) -> int:
             label = f"{model} ({Path(path).stem if path else len(runs) + 1})"
         runs.append((label, model, path))
     tables, parameters = {}, {}
+    where = f"x{args.scale}, {args.dataset}, LR {args.degradation}"
     for label, model, path in runs:
         predict, parameters[label] = predictor(
-            model, args.scale, path, tile=args.tile, ensemble=args.self_ensemble
+            model,
+            args.scale,
+            path,
+            tile=args.tile,
+            ensemble=args.self_ensemble,
+            precision=args.precision,
         )
         table = evaluate(
             predict,
@@ -548,13 +580,14 @@ def _run_evaluate(args) -> int:
             split=args.split,
             crop_border=args.crop_border,
             description=label,
+            degradation=args.degradation,
         )
         tables[label] = table
-        print(f"\n{label}, x{args.scale}, {args.dataset}, {parameters[label]:,} parameters")
+        print(f"\n{label}, {where}, {parameters[label]:,} parameters")
         print(format_table(table, markdown=args.markdown))
     summary = comparison_table(tables, parameters)
     if len(models) > 1:
-        print(f"\ncomparison (means), x{args.scale}, {args.dataset}")
+        print(f"\ncomparison (means), {where}")
         print(summary.to_markdown(index=False) if args.markdown else summary.to_string(index=False))
     if args.csv:
         if len(models) == 1:

@@ -31,6 +31,7 @@ from sr_keras.data import find_pairs, is_div2k_root, load_pair
 from sr_keras.evaluate import baseline_predictor, comparison_table, evaluate, measure, quantize
 from sr_keras.figures import comparison_figure, learning_curves, save_figure, tradeoff_plot
 from sr_keras.images import SRKerasError
+from sr_keras.precision import resolve as resolve_precision
 from sr_keras.recipes import RECIPES, recipe
 from sr_keras.study import dataset_name
 from sr_keras.train import save_model, train
@@ -68,6 +69,7 @@ class StudySettings:
         benchmarks: Evaluation sources.
         runs_dir: Where run directories go.
         results_dir: Where weights, logs, tables and figures go.
+        precision: Compute precision of training and evaluation (``sr_keras.precision``).
     """
 
     mode: str
@@ -77,6 +79,7 @@ class StudySettings:
     benchmarks: list[str]
     runs_dir: Path
     results_dir: Path
+    precision: str = "auto"
 
     @property
     def quick(self) -> bool:
@@ -87,7 +90,9 @@ class StudySettings:
         return self.results_dir / "figures"
 
 
-def study_settings(mode: str | None = None, data: str | None = None, scale: int = 4):
+def study_settings(
+    mode: str | None = None, data: str | None = None, scale: int = 4, precision: str = "auto"
+):
     """The settings of a quick or full study run (see the module docstring).
 
     Args:
@@ -95,6 +100,7 @@ def study_settings(mode: str | None = None, data: str | None = None, scale: int 
         data: Training source for the full mode; default ``SR_KERAS_DATA`` or
             ``../shared/data/BSDS500``.
         scale: The scale.
+        precision: ``auto``, ``float32``, ``bfloat16`` or ``float16``.
 
     Returns:
         The ``StudySettings``.
@@ -110,7 +116,14 @@ def study_settings(mode: str | None = None, data: str | None = None, scale: int 
     runs_dir = Path(os.environ.get("SR_KERAS_RUNS", project_root() / "runs")) / mode
     if mode == "quick":
         return StudySettings(
-            mode, scale, data or "sample", "sample", ["sample"], runs_dir, runs_dir / "results"
+            mode,
+            scale,
+            data or "sample",
+            "sample",
+            ["sample"],
+            runs_dir,
+            runs_dir / "results",
+            precision,
         )
     data = data or os.environ.get("SR_KERAS_DATA")
     if not data:
@@ -128,7 +141,7 @@ def study_settings(mode: str | None = None, data: str | None = None, scale: int 
     else:
         benchmarks = [data] if is_div2k_root(data) else ["sample"]
     return StudySettings(
-        mode, scale, data, val_data, benchmarks, runs_dir, project_root() / "results"
+        mode, scale, data, val_data, benchmarks, runs_dir, project_root() / "results", precision
     )
 
 
@@ -159,6 +172,7 @@ def train_model(
         settings.scale,
         global_residual,
     )
+    config = dataclasses.replace(config, precision=settings.precision)
     trained, log = train(config, verbose=verbose)
     if not settings.quick:
         run_dir = Path(config.out)
@@ -184,7 +198,8 @@ def trained_model(settings: StudySettings, model: str, global_residual: bool = F
         path = settings.results_dir / "weights" / f"{name}.keras"
     if not path.is_file():
         return None
-    return inference.load_model(f"{model}_gr" if global_residual else model, settings.scale, path)
+    name = f"{model}_gr" if global_residual else model
+    return inference.load_model(name, settings.scale, path, settings.precision)
 
 
 def _model_predictor(model: keras.Model, ensemble: bool = False):
@@ -215,7 +230,8 @@ def evaluate_models(
 
     Returns:
         Columns ``Dataset``, those of :func:`sr_keras.evaluate.comparison_table`,
-        ``1 MP (s)``: seconds to upscale to a 1000x1000 output (:func:`megapixel_seconds`), and
+        ``1 MP (s)``: seconds to upscale to a 1000x1000 output (:func:`megapixel_seconds`),
+        ``Precision`` (that of the models, timed and evaluated in it), and
         with ``self_ensemble`` the column ``ENSEMBLE_GAIN``: ensembled minus plain Y-PSNR
         (empty for bicubic).
     """
@@ -266,6 +282,8 @@ def evaluate_models(
         for name in megapixel
     }
     table["1 MP (s)"] = [round(timed[name], 3) for name in table["Name"]]
+    resolved = resolve_precision(settings.precision)
+    table["Precision"] = [resolved if name in trained else "" for name in table["Name"]]
     return table
 
 

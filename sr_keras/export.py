@@ -5,9 +5,10 @@ against the Keras model it came from: :func:`parity` runs the exported file with
 runtime (``tf.saved_model.load``, the TFLite interpreter, onnxruntime) on random images of two
 sizes and returns the largest absolute difference.
 
-The models have no resize op in them (:class:`sr_keras.layers.BicubicUpsample` is a fixed
-convolution and a pixel shuffle), so TFLite runs them with its builtin ops only and ONNX needs
-no TensorFlow-specific node.
+The bicubic block is no resize op (:class:`sr_keras.layers.BicubicUpsample` is a fixed
+convolution and a pixel shuffle); RFDN's attention resizes bilinearly, which both formats have
+as a builtin. So TFLite runs every model with its builtin ops and ONNX needs no
+TensorFlow-specific node.
 """
 
 from __future__ import annotations

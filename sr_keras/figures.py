@@ -105,30 +105,37 @@ def save_figure(figure: matplotlib.figure.Figure, path: str | os.PathLike, dpi: 
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def learning_curves(log, title: str | None = None) -> matplotlib.figure.Figure:
-    """Training loss and validation Y-PSNR per epoch, from a run's ``log.csv`` table.
+def learning_curves(log, title: str | None = None, x: str = "epoch") -> matplotlib.figure.Figure:
+    """Training loss and validation Y-PSNR, from a run's ``log.csv`` table or several runs'.
 
     Args:
-        log: DataFrame with ``epoch``, ``loss``, ``val_psnr`` (and optionally ``val_loss``).
+        log: DataFrame with ``epoch``, ``loss``, ``val_psnr`` (and optionally ``val_loss``), or
+            a dict of them (one curve each, labelled by its key).
         title: Figure title.
+        x: ``epoch``, or ``cpu minutes`` (cumulative ``cpu_seconds``: runs of different
+            speeds compared at equal compute).
 
     Returns:
         The figure (two panels).
     """
+    logs = log if isinstance(log, dict) else {None: log}
     figure, (loss_axis, psnr_axis) = plt.subplots(1, 2, figsize=(9, 3.2))
-    epochs = log["epoch"] + 1
-    loss_axis.plot(epochs, log["loss"], marker="o", label="training")
-    if "val_loss" in log:
-        loss_axis.plot(epochs, log["val_loss"], marker="o", label="validation")
-    loss_axis.set_xlabel("epoch")
+    for name, run in logs.items():
+        steps = run["epoch"] + 1 if x == "epoch" else run["cpu_seconds"].cumsum() / 60
+        label = f"{name} " if name else ""
+        loss_axis.plot(steps, run["loss"], marker="o", label=f"{label}training")
+        if "val_loss" in run and name is None:
+            loss_axis.plot(steps, run["val_loss"], marker="o", label="validation")
+        psnr_axis.plot(steps, run["val_psnr"], marker="o", label=name)
+    for axis in (loss_axis, psnr_axis):
+        axis.set_xlabel(x)
+        axis.grid(alpha=0.3)
     loss_axis.set_ylabel("loss")
     loss_axis.set_yscale("log")
     loss_axis.legend()
-    psnr_axis.plot(epochs, log["val_psnr"], marker="o", color="tab:green")
-    psnr_axis.set_xlabel("epoch")
     psnr_axis.set_ylabel("validation Y-PSNR (dB)")
-    for axis in (loss_axis, psnr_axis):
-        axis.grid(alpha=0.3)
+    if len(logs) > 1:
+        psnr_axis.legend()
     if title:
         figure.suptitle(title)
     figure.tight_layout()

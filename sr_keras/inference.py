@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from sr_keras import models
+from sr_keras import precision as precision_module
 from sr_keras.evaluate import BASELINES, baseline_predictor
 from sr_keras.images import SRKerasError, plan_outputs
 from sr_keras.upscaling import (
@@ -94,7 +95,12 @@ def default_model(scale: int) -> str:
     return shipped[-1]
 
 
-def load_model(name: str, scale: int, weights: str | os.PathLike | None = None) -> keras.Model:
+def load_model(
+    name: str,
+    scale: int,
+    weights: str | os.PathLike | None = None,
+    precision: str = "float32",
+) -> keras.Model:
     """Loads a trained model: ``weights`` if given, else the project's shipped weights.
 
     Args:
@@ -102,6 +108,9 @@ def load_model(name: str, scale: int, weights: str | os.PathLike | None = None) 
         scale: The scale the weights must have.
         weights: A whole ``.keras`` model or a ``.weights.h5`` file for ``build(name)``;
             default ``results/weights/<name>_x<scale>.keras``.
+        precision: ``float32``, ``bfloat16``, ``float16`` or ``auto`` (see
+            :mod:`sr_keras.precision`): the model is rebuilt under that policy with the
+            file's weights, whatever precision the file was saved in.
 
     Returns:
         The model.
@@ -142,7 +151,10 @@ def load_model(name: str, scale: int, weights: str | os.PathLike | None = None) 
     if found != scale:
         raise SRKerasError(f"{path} is a x{found} model, not x{scale}")
     _check_architecture(model, path, name, scale)
-    return model
+    with precision_module.policy(precision):
+        twin = models.build(architecture, scale, global_residual=residual)
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 def _weight_shapes(model: keras.Model) -> list[tuple]:
@@ -237,6 +249,7 @@ def predictor(
     tile: int = 0,
     overlap: int = 32,
     ensemble: bool = False,
+    precision: str = "auto",
 ) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
     """The evaluation function of a baseline or a trained model.
 
@@ -247,6 +260,7 @@ def predictor(
         tile: LR tile side for models (0: whole images).
         overlap: LR context per tile side.
         ensemble: Average over the 8 flips/rotations (:func:`self_ensemble`).
+        precision: The model's compute precision (:func:`load_model`).
 
     Returns:
         ``(predict, parameters)``: ``predict`` maps an LR uint8 ``HxWx3`` array to the SR
@@ -257,13 +271,14 @@ def predictor(
     """
     if name in BASELINES:
         return baseline_predictor(name, scale), 0
-    model = load_model(name, scale, weights)
+    model = load_model(name, scale, weights, precision)
     function = model_function(model)
     if ensemble:
         function = self_ensemble(function)
+    multiple = tile_multiple(name)
 
     def predict(lr: np.ndarray) -> np.ndarray:
-        return predict_tiled(function, lr, scale, tile, overlap) * 255.0
+        return predict_tiled(function, lr, scale, tile, overlap, multiple) * 255.0
 
     return predict, model.count_params()
 
@@ -285,11 +300,20 @@ def activation_bytes(model: keras.Model, side: int = 12) -> float:
     return 4 * largest * 4 / side**2
 
 
+def tile_multiple(name: str) -> int:
+    """LR tile origins are kept on multiples of this for a model or baseline (4, or the
+    model's ``tile_multiple``)."""
+    if name in BASELINES:
+        return 4
+    return models.MODELS[_architecture(name)[0]].tile_multiple
+
+
 def upscaling_function(
     name: str,
     scale: int,
     weights: str | os.PathLike | None = None,
     ensemble: bool = False,
+    precision: str = "auto",
 ) -> tuple[ArrayFunction, float]:
     """The batch function of a model or baseline for :func:`upscale_image`.
 
@@ -308,7 +332,7 @@ def upscaling_function(
 
         working = _BASELINE_BYTES * scale**2
     else:
-        model = load_model(name, scale, weights)
+        model = load_model(name, scale, weights, precision)
         function, working = model_function(model), activation_bytes(model)
     if ensemble:
         function = self_ensemble(function)
@@ -327,6 +351,7 @@ def upscale_files(
     progress: bool = True,
     ensemble: bool = False,
     overwrite: bool = False,
+    precision: str = "auto",
 ) -> tuple[list[Path], list[str], list[str]]:
     """Upscales image files into ``out_dir`` as ``<stem>_x<scale>.png``.
 
@@ -349,6 +374,7 @@ def upscale_files(
         progress: Show progress bars over files and over the tiles of each image.
         ensemble: Average over the 8 flips/rotations (8 times slower).
         overwrite: Replace existing outputs.
+        precision: The model's compute precision (:func:`load_model`; default ``auto``).
 
     Returns:
         ``(written paths, notices of skipped files, error messages)``.
@@ -362,14 +388,16 @@ def upscale_files(
     if not plan.jobs:
         return [], plan.notices, plan.errors
     ensure_writable_folder(out_dir)
-    function, working = upscaling_function(name, scale, weights, ensemble)
+    function, working = upscaling_function(name, scale, weights, ensemble, precision)
+    multiple = tile_multiple(name)
 
     def run(image, tile_progress):
         if image.dtype not in (np.uint8, np.uint16):
             raise SRKerasError(f"{image.dtype} images are not supported")
-        return upscale_image(function, image, scale, tile, overlap, tile_progress)
+        return upscale_image(function, image, scale, tile, overlap, tile_progress, multiple)
 
-    tile = fit_tile(tile, overlap, working, min(TILE_MEMORY, available_memory() / 4))
+    budget = min(TILE_MEMORY, available_memory() / 4)
+    tile = fit_tile(tile, overlap, working, budget, multiple)
     upscaler = Upscaler(run, scale, tile, overlap, working, errors=(tf.errors.OpError,))
     written, errors = write_outputs(plan.jobs, upscaler, f"upscale x{scale} {name}", progress)
     return written, plan.notices, plan.errors + errors

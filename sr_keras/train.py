@@ -344,7 +344,9 @@ def _check_config(run_dir: Path, config: TrainConfig) -> None:
     path = run_dir / "config.json"
     if not path.is_file():
         return
-    previous, wanted = json.loads(path.read_text()), dataclasses.asdict(config)
+    wanted = dataclasses.asdict(config)
+    # A field newer than the run's config.json had its default then (e.g. ``degradation``).
+    previous = {**dataclasses.asdict(TrainConfig()), **json.loads(path.read_text())}
     changed = {key for key in wanted if previous.get(key) != wanted[key]}
     if changed:
         raise SRKerasError(
@@ -374,13 +376,18 @@ def _read_log(path: Path, epochs_done: int) -> list[dict]:
     """The log rows of the epochs a backup holds (``epoch < epochs_done``)."""
     if not path.is_file():
         return []
-    with open(path, newline="", encoding="utf-8") as file:
-        rows = [row for row in csv.DictReader(file) if (row.get("epoch") or "").isdigit()]
-    kept = [row for row in rows if int(row["epoch"]) < epochs_done]
-    return [
-        {key: int(value) if key == "epoch" else float(value or "nan") for key, value in row.items()}
-        for row in kept
-    ]
+    try:
+        with open(path, newline="", encoding="utf-8") as file:
+            rows = [row for row in csv.DictReader(file) if (row.get("epoch") or "").isdigit()]
+        return [
+            {key: int(v) if key == "epoch" else float(v or "nan") for key, v in row.items()}
+            for row in rows
+            if int(row["epoch"]) < epochs_done
+        ]
+    except (csv.Error, ValueError, TypeError) as error:
+        raise SRKerasError(
+            f"{path} cannot be read ({error}): restore it, or train into another --out"
+        ) from error
 
 
 def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
@@ -422,6 +429,7 @@ def _datasets(config: TrainConfig, worker: int) -> tuple[tf.data.Dataset, tf.dat
         split="train",
         cache=config.cache,
         seed=seed,
+        degradation=config.degradation,
     )
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF

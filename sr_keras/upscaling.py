@@ -222,6 +222,7 @@ def upscale_image(
     tile: int = 256,
     overlap: int = 32,
     progress: Progress | None = None,
+    multiple: int = 4,
 ) -> np.ndarray:
     """Upscales an image as decoded from a file with an RGB model, keeping its kind.
 
@@ -235,6 +236,7 @@ def upscale_image(
         tile: LR tile side (0: whole image).
         overlap: LR context per tile side.
         progress: Optional callable given the number of model tiles done.
+        multiple: LR tile origins are kept on multiples of this.
 
     Returns:
         The upscaled image, same dtype and channels as the input.
@@ -251,7 +253,9 @@ def upscale_image(
     color = 1 if channels <= 2 else 3
     out = np.empty((planes.shape[0] * scale, planes.shape[1] * scale, channels), image.dtype)
     model = function if color == 3 else _on_gray(function)
-    predict_tiled(model, planes[:, :, :color], scale, tile, overlap, 4, progress, out[:, :, :color])
+    predict_tiled(
+        model, planes[:, :, :color], scale, tile, overlap, multiple, progress, out[:, :, :color]
+    )
     if channels > color:
         out[:, :, color:] = interpolate_image(planes[:, :, color:], scale)
     return out[:, :, 0] if image.ndim == 2 else out

@@ -242,7 +242,7 @@ KILL_MOMENTS = {
 
 def test_kills_at_every_write_moment_resume_with_each_epoch_logged_once(tmp_path):
     out = tmp_path / "run"
-    command = _train_command(out, 8, "--ema", "0.9")
+    command = _train_command(out, 8, "--ema", "0.9", "--precision", "bfloat16")
     killed = []
     for what, moment in KILL_MOMENTS.items():
         process = _run_until(command, out, moment)
@@ -331,3 +331,14 @@ def test_two_workers_train_one_model_and_only_the_chief_writes_the_run(tmp_path)
         "log.csv",
         "summary.json",
     ]
+
+
+def test_a_broken_log_is_named_in_one_message(tmp_path):
+    from sr_keras.train import _read_log
+
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,loss\n0,0.5\n1,0.4\n2,0.3\n")
+    assert [row["epoch"] for row in _read_log(log, 2)] == [0, 1]  # rows the backup holds
+    log.write_bytes(b"epoch,loss\n0,\xff\xfe\n")
+    with pytest.raises(SRKerasError, match="log.csv cannot be read.*another --out"):
+        _read_log(log, 1)
