@@ -3,15 +3,16 @@
 Measures, on this machine:
 
 1. patches per second delivered by ``sr_keras.data.training_dataset`` (x4, HR 96 px, batch 16)
-   from the BSDS500 images, after the cache is warm;
+   from the BSDS500 images, after the cache is warm, with the protocol's LR (``bicubic``) and
+   with each HR patch degraded on the fly (``realistic``: blur, kernels, noise, JPEG);
 2. patches per second an SRCNN-sized model consumes in training (``model.fit`` steps on the
    same batch shape, data already in memory);
 
-and writes both, and their ratio (goal: >= 10x), into ``results/benchmarks.md``.
+and writes them, and their ratios (goal: >= 10x), into ``results/benchmarks.md``.
 
 Usage::
 
-    python benchmarks/pipeline.py [--data ../shared/data/BSDS500] [--seconds 20]
+    python benchmarks/pipeline.py [--data ../shared/data/BSDS500] [--seconds 20] [--out FILE]
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "BSDS500"
 from common import training_step_seconds  # noqa: E402
 
 
-def pipeline_rate(data, scale, patch_size, batch_size, seconds) -> tuple[float, float]:
+def pipeline_rate(
+    data, scale, patch_size, batch_size, seconds, degradation="bicubic"
+) -> tuple[float, float]:
     """Patches per second of the training stream once its cache is warm; and warm-up time."""
     from sr_keras.data import find_pairs, training_dataset
 
-    dataset = training_dataset(data, scale, patch_size, batch_size, seed=0)
+    dataset = training_dataset(data, scale, patch_size, batch_size, seed=0, degradation=degradation)
     iterator = iter(dataset)
     images = len(find_pairs(data, "train", scale))
     start = time.perf_counter()
@@ -64,15 +67,15 @@ def main(argv=None) -> int:
 
     from sr_keras.utils import machine_description, update_markdown_section
 
-    delivered, warmup = pipeline_rate(
-        args.data, args.scale, args.patch_size, args.batch_size, args.seconds
-    )
+    shape = (args.data, args.scale, args.patch_size, args.batch_size, args.seconds)
+    delivered, warmup = pipeline_rate(*shape)
+    realistic, _ = pipeline_rate(*shape, degradation="realistic")
     step = training_step_seconds(
         "srcnn", args.scale, args.patch_size, args.batch_size, args.seconds
     )
     consumed = args.batch_size / step
-    ratio = delivered / consumed
-    verdict = "met" if ratio >= 10 else "NOT met"
+    ratio, realistic_ratio = delivered / consumed, realistic / consumed
+    verdict = "met" if min(ratio, realistic_ratio) >= 10 else "NOT met"
     section = "\n".join(
         [
             f"Data: `{os.path.relpath(args.data, ROOT)}`, x{args.scale}, HR patch "
@@ -82,8 +85,9 @@ def main(argv=None) -> int:
             "| measure | patches / s |",
             "| --- | ---: |",
             f"| training stream (`training_dataset`, cache warm) | {delivered:,.0f} |",
+            f"| same, `--degradation realistic` (LR made on the fly) | {realistic:,.0f} |",
             f"| SRCNN training consumes (`train_on_batch`, data in memory) | {consumed:,.1f} |",
-            f"| ratio (goal >= 10x: {verdict}) | {ratio:,.0f}x |",
+            f"| ratios (goal >= 10x: {verdict}) | {ratio:,.0f}x, {realistic_ratio:,.0f}x |",
             "",
             f"Filling the cache (reading and degrading every image once) took {warmup:.1f} s.",
         ]

@@ -8,6 +8,7 @@ from sr_keras.precision import PRECISIONS
 
 LOSSES = {"mse": "mean_squared_error", "l1": "mean_absolute_error"}
 SCHEDULES = ("cosine", "step", "constant")
+DEGRADATIONS = ("bicubic", "realistic")
 
 
 @dataclasses.dataclass
@@ -29,6 +30,9 @@ class TrainConfig:
         schedule: ``cosine`` (decay to 1% over the run), ``step`` (halve at 50% and 75%) or
             ``constant``.
         loss: ``mse`` (as the deck) or ``l1``.
+        degradation: How training LR patches are made: ``bicubic`` (the protocol's LR, as the
+            study) or ``realistic`` (random blur, kernels, noise and JPEG; see
+            ``sr_keras.degradations``). Validation always uses the protocol's LR.
         global_residual: Add the bicubic input to the output (see ``models.build``).
         precision: ``auto`` (bfloat16 where the hardware runs it natively, else float32),
             ``float32``, ``bfloat16`` or ``float16`` (see ``sr_keras.precision``). Saved
@@ -53,6 +57,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     schedule: str = "cosine"
     loss: str = "mse"
+    degradation: str = "bicubic"
     global_residual: bool = False
     precision: str = "auto"
     ema: float | None = None
@@ -75,6 +80,8 @@ class TrainConfig:
             raise ValueError(f"loss must be one of {list(LOSSES)}, got {self.loss!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.degradation not in DEGRADATIONS:
+            raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {self.degradation!r}")
         for field in ("epochs", "steps_per_epoch", "batch_size"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from sr_keras.config import DEGRADATIONS
+from sr_keras.degradations import realistic
 from sr_keras.images import ImageReadError, SRKerasError, list_images, read_image
 from sr_keras.interpolation import degrade, modcrop
 
@@ -258,6 +260,7 @@ def training_dataset(
     cache: bool | str = True,
     seed: int | None = None,
     augment: bool = True,
+    degradation: str = "bicubic",
 ) -> tf.data.Dataset:
     """An endless stream of random aligned ``(lr, hr)`` patch batches, float32 in ``[0, 1]``.
 
@@ -277,14 +280,17 @@ def training_dataset(
             (re-used by later runs), ``False`` re-reads files every epoch.
         seed: Makes the stream repeatable (shuffle order, crops and augmentations).
         augment: Random horizontal flips and 90-degree rotations.
+        degradation: ``"bicubic"``: LR patches cropped from the protocol's LR image;
+            ``"realistic"``: each HR patch made small its own random way, seeded
+            (:func:`sr_keras.degradations.realistic`).
 
     Returns:
         A ``tf.data.Dataset`` of ``(lr, hr)`` with shapes
         ``(batch, patch/scale, patch/scale, 3)`` and ``(batch, patch, patch, 3)``.
 
     Raises:
-        ValueError: If ``patch_size`` is not a positive multiple of ``scale`` or ``batch_size`` is
-            not positive.
+        ValueError: If ``patch_size`` is not a positive multiple of ``scale``, ``batch_size`` is
+            not positive or ``degradation`` is unknown.
         SRKerasError: If the source is missing or empty.
     """
     if patch_size < scale or patch_size % scale:
@@ -293,6 +299,8 @@ def training_dataset(
         )
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if degradation not in DEGRADATIONS:
+        raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {degradation!r}")
     pairs = find_pairs(source, split, scale)
     dataset = _decoded_pairs(pairs, scale, min_hr_size=patch_size)
     if cache:
@@ -300,10 +308,12 @@ def training_dataset(
     dataset = dataset.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True).repeat()
     seeds = tf.data.Dataset.random(seed=seed).batch(2)
     dataset = tf.data.Dataset.zip(dataset, seeds)
-    dataset = dataset.map(
-        lambda images, pair_seed: random_patch(*images, pair_seed, scale, patch_size, augment),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
+
+    def patch(images, pair_seed):
+        lr, hr = random_patch(*images, pair_seed, scale, patch_size, augment)
+        return (realistic(lr, hr, pair_seed, scale) if degradation == "realistic" else lr), hr
+
+    dataset = dataset.map(patch, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=True)
     dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)

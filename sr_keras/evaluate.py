@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import zlib
 from collections.abc import Callable
 
 import numpy as np
@@ -19,6 +20,7 @@ from tqdm.auto import tqdm
 
 from sr_keras import metrics
 from sr_keras.data import find_pairs, load_pair
+from sr_keras.degradations import degrade_named
 from sr_keras.interpolation import imresize, interpolate
 from sr_keras.utils import SRKerasError, atomic_write_text
 
@@ -93,6 +95,7 @@ def evaluate(
     progress: bool = True,
     description: str = "evaluate",
     keep_outputs: bool = False,
+    degradation: str = "bicubic",
 ) -> pd.DataFrame | tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Runs a predictor over a benchmark source and measures every image.
 
@@ -106,13 +109,16 @@ def evaluate(
         progress: Show a progress bar over images.
         description: Label of the progress bar.
         keep_outputs: Also return the quantized SR images by name.
+        degradation: How LR images are made from HR (:func:`sr_keras.degradations.degrade_named`;
+            seeded by the image's name); ``"bicubic"``, the protocol, reads official LR images
+            where they exist.
 
     Returns:
         A DataFrame with :data:`COLUMNS`, one row per image and a last row ``mean``; with
         ``keep_outputs``, ``(table, outputs)``.
 
     Raises:
-        ValueError: If an output has the wrong shape.
+        ValueError: If an output has the wrong shape or ``degradation`` is unknown.
         ImageReadError: If an image cannot be read (a benchmark must be complete).
         SRKerasError: If an image is too small to measure (naming it).
     """
@@ -122,6 +128,8 @@ def evaluate(
     warmed_up = False
     for pair in tqdm(pairs, desc=description, unit="img", disable=not progress, leave=False):
         lr, hr = load_pair(pair, scale)
+        if degradation != "bicubic":
+            lr = degrade_named(hr, scale, degradation, seed=zlib.crc32(pair.name.encode()))
         if not warmed_up:  # the first call traces compiled functions: keep it out of the times
             predict(lr[:16, :16])
             warmed_up = True

@@ -1,0 +1,163 @@
+"""How an HR image is made small: random degradations for training, named ones for evaluation.
+
+Training with ``degradation="realistic"`` (:func:`realistic`): each HR patch gets its own LR
+patch from TensorFlow ops inside ``tf.data``, drawn with stateless random ops from the patch's
+seed (one order, in the spirit of BSRGAN / Real-ESRGAN, with moderate ranges for PSNR):
+
+* with probability 0.2, the protocol's LR (MATLAB bicubic, antialiased) unchanged;
+* else, with probability 0.5, a Gaussian blur of sigma 0.2 to ``scale / 2`` HR pixels;
+* a downscale to exactly ``patch / scale`` by one of bicubic, bilinear (each with and without
+  antialiasing), area or nearest, equally likely;
+* with probability 0.5, noise, before or after the downscale (equally likely): Gaussian of
+  sigma 1 to 10 (0..255 units) or signal-dependent (Poisson-like, variance 0.05 to 0.5 times the
+  value), grey (same in all channels) with probability 0.3;
+* rounding to uint8, then with probability 0.5 JPEG at quality 50 to 95.
+
+Evaluation (:func:`degrade_named`, NumPy/OpenCV, deterministic): :data:`EVALUATION_DEGRADATIONS`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from sr_keras.interpolation import degrade
+
+EVALUATION_DEGRADATIONS = (
+    "bicubic",
+    "cv2_cubic",
+    "cv2_linear",
+    "cv2_area",
+    "cv2_nearest",
+    "jpeg75",
+    "noise5",
+)
+_OPENCV = {
+    "cv2_cubic": cv2.INTER_CUBIC,
+    "cv2_linear": cv2.INTER_LINEAR,
+    "cv2_area": cv2.INTER_AREA,
+    "cv2_nearest": cv2.INTER_NEAREST,
+}
+#: (method, antialias) of the training downscales, equally likely.
+RESIZES = (
+    ("bicubic", True),
+    ("bicubic", False),
+    ("bilinear", True),
+    ("bilinear", False),
+    ("area", False),
+    ("nearest", False),
+)
+
+
+def _between(low, high, draw):
+    return low + (high - low) * draw
+
+
+def gaussian_blur(image, sigma, radius: int):
+    """Blurs an ``HxWx3`` float image with a Gaussian (mirrored borders, ``2*radius+1`` taps)."""
+    offsets = tf.range(-radius, radius + 1, dtype=tf.float32)
+    kernel = tf.exp(-0.5 * tf.square(offsets / sigma))
+    kernel = tf.tile((kernel / tf.reduce_sum(kernel))[:, None, None, None], [1, 1, 3, 1])
+    padding = [[0, 0], [radius, radius], [radius, radius], [0, 0]]
+    image = tf.pad(image[None], padding, mode="REFLECT")
+    image = tf.nn.depthwise_conv2d(image, kernel, [1, 1, 1, 1], "VALID")
+    image = tf.nn.depthwise_conv2d(image, tf.transpose(kernel, [1, 0, 2, 3]), [1, 1, 1, 1], "VALID")
+    return image[0]
+
+
+def add_noise(image, seed, draws):
+    """Gaussian or signal-dependent noise (``draws``: 3 uniforms choosing kind, level, grey)."""
+    kind, level, grey = tf.unstack(draws)
+    noise = tf.random.stateless_normal(tf.shape(image), seed=seed)
+    noise = tf.where(grey < 0.3, tf.broadcast_to(noise[..., :1], tf.shape(image)), noise)
+    signal = tf.sqrt(_between(0.05, 0.5, level) * tf.maximum(image, 0.0))
+    return image + tf.where(kind < 0.5, _between(1.0, 10.0, level), signal) * noise
+
+
+def realistic(lr, hr, seed, scale: int):
+    """A random realistic LR patch of an HR patch (see the module's ranges).
+
+    Args:
+        lr: ``(patch/scale, patch/scale, 3)`` uint8: the protocol's LR patch, kept sometimes.
+        hr: ``(patch, patch, 3)`` uint8 HR patch.
+        seed: Shape ``[2]`` integer seed; the same seed gives the same LR.
+        scale: The scale.
+
+    Returns:
+        The uint8 LR patch, shape of ``lr``.
+    """
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    draws = tf.random.stateless_uniform([11], seed=seeds[0])
+    size = tf.shape(lr)[:2]
+    image = tf.cast(hr, tf.float32)
+    image = tf.cond(
+        draws[0] < 0.5,
+        lambda: gaussian_blur(image, _between(0.2, scale / 2, draws[1]), int(np.ceil(1.5 * scale))),
+        lambda: image,
+    )
+    resize = tf.cast(draws[2] * len(RESIZES), tf.int32)
+
+    def downscale(image):
+        branches = [
+            functools.partial(tf.image.resize, image, size, method, antialias=antialias)
+            for method, antialias in RESIZES
+        ]
+        return tf.switch_case(resize, branches)
+
+    def noisy(image):
+        noise = functools.partial(add_noise, image, seeds[1], draws[5:8])
+        return tf.cond(draws[3] < 0.5, noise, lambda: image)
+
+    image = tf.cond(
+        draws[4] < 0.5, lambda: noisy(downscale(image)), lambda: downscale(noisy(image))
+    )
+    image = tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
+    quality = tf.cast(_between(50.0, 96.0, draws[9]), tf.int32)
+    image = tf.cond(
+        draws[8] < 0.5, lambda: tf.image.adjust_jpeg_quality(image, quality), lambda: image
+    )
+    return tf.ensure_shape(tf.where(draws[10] < 0.2, lr, image), lr.shape)
+
+
+def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    """An RGB uint8 image through a JPEG file of ``quality`` (OpenCV, 4:2:0), decoded back."""
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    _, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def degrade_named(hr: np.ndarray, scale: int, name: str = "bicubic", seed: int = 0) -> np.ndarray:
+    """The LR image of an HR image made small in a named way, deterministically.
+
+    ``bicubic`` is the standard protocol (:func:`sr_keras.interpolation.degrade`); ``cv2_*``
+    are OpenCV's ``resize`` (``INTER_CUBIC``, ``INTER_LINEAR``, ``INTER_AREA``,
+    ``INTER_NEAREST``; none antialiases but area); ``jpeg75`` is the protocol's LR saved as JPEG
+    at quality 75; ``noise5`` adds Gaussian noise of sigma 5 (0..255 units) to it.
+
+    Args:
+        hr: ``HxWx3`` uint8 image whose sides are multiples of ``scale``.
+        scale: The scale.
+        name: One of :data:`EVALUATION_DEGRADATIONS`.
+        seed: Seeds the noise of ``noise5``.
+
+    Returns:
+        The ``(H/scale, W/scale, 3)`` uint8 LR image.
+
+    Raises:
+        ValueError: If ``name`` is unknown.
+    """
+    if name not in EVALUATION_DEGRADATIONS:
+        raise ValueError(f"degradation must be one of {EVALUATION_DEGRADATIONS}, got {name!r}")
+    if name in _OPENCV:
+        size = (hr.shape[1] // scale, hr.shape[0] // scale)
+        return cv2.resize(hr, size, interpolation=_OPENCV[name])
+    lr = degrade(hr, scale)
+    if name == "jpeg75":
+        return jpeg(lr, 75)
+    if name == "noise5":
+        noise = np.random.default_rng(seed).normal(0.0, 5.0, lr.shape)
+        return np.clip(np.round(lr + noise), 0, 255).astype(np.uint8)
+    return lr
