@@ -1,16 +1,17 @@
 """Benchmark: our Keras models against the same networks in PyTorch and under onnxruntime.
 
-For each model (default srcnn, srresnet, edsr_baseline at x4) the script builds the Keras model
-with random weights, writes the same network in PyTorch from the same layer table (weights
-copied, outputs checked equal), exports the Keras model to ONNX, and times whole-image
-inference of one 512x512 output in all three, in one process, on the same input. It reports
-output megapixels per second, ratios to Keras, and Keras' arithmetic rate against this
-machine's measured float32 matmul peak. Writes the table into ``results/benchmarks.md``.
+For each model (default srcnn, srresnet, edsr_baseline, rfdn at x4) the script builds the Keras
+model with random weights, writes the same network in PyTorch (from the same layer table; RFDN
+as the official code, ``rfdn_torch.py``; weights copied, outputs checked equal), exports the
+Keras model to ONNX, and times whole-image inference of one 512x512 output in all three, in one
+process, on the same input. It reports output megapixels per second, ratios to Keras, and
+Keras' arithmetic rate against this machine's measured float32 matmul peak. Writes the
+table into ``results/benchmarks.md``.
 
 PyTorch is a benchmark-only dependency (CPU build)::
 
     python -m pip install torch==2.13.0
-    python benchmarks/peers.py [--models srcnn,srresnet,edsr_baseline] [--seconds 10]
+    python benchmarks/peers.py [--models srcnn,srresnet,edsr_baseline,rfdn] [--seconds 10]
 """
 
 from __future__ import annotations
@@ -29,11 +30,79 @@ ROOT = Path(__file__).resolve().parents[1]
 from models import matmul_peak_gflops, multiply_adds_per_output_pixel  # noqa: E402
 
 
+def conv_parameters(layer, shuffle: int = 1):
+    """A Keras ``Conv2D``'s kernel (HWIO) and bias as PyTorch's weight (OIHW) and bias tensors.
+
+    Args:
+        layer: The Keras convolution.
+        shuffle: The pixel shuffle that follows it, if any: its output channels are reordered
+            from Keras' order to PyTorch's.
+    """
+    import numpy as np
+    import torch
+
+    kernel, bias = (w.numpy() for w in layer.weights)
+    if shuffle > 1:
+        # Keras' pixel shuffle reads channel (dy*s + dx)*C + c; PyTorch's c*s*s + dy*s + dx.
+        per_pixel = kernel.shape[-1] // shuffle**2
+        order = [p * per_pixel + c for c in range(per_pixel) for p in range(shuffle**2)]
+        kernel, bias = kernel[..., order], bias[order]
+    weight = torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)))
+    return weight, torch.from_numpy(np.ascontiguousarray(bias))
+
+
+def rfdn_keras_name(torch_name: str) -> str:
+    """The Keras layer (``sr_keras.models.RFDN``) of a convolution of the official RFDN."""
+    fixed = {
+        "fea_conv": "head",
+        "c.0": "fuse",
+        "LR_conv": "lr_conv",
+        "upsampler.0": "upsampler_conv1",
+    }
+    if torch_name in fixed:
+        return fixed[torch_name]
+    # B1.c1_d -> rfdb1_c1_d, B1.esa.conv3_ -> rfdb1_esa_conv3_
+    return "rfdb" + torch_name.removeprefix("B").replace(".", "_")
+
+
+def official_rfdn(keras_model, scale: int):
+    """Our Keras RFDN's weights in the official PyTorch layout (``rfdn_torch.RFDN``).
+
+    Every convolution is matched by name; all of the Keras model's weighted layers must be used.
+
+    Returns:
+        A ``rfdn_torch.RFDN`` in eval mode mapping ``(N, 3, h, w)`` to ``(N, 3, s*h, s*w)``.
+    """
+    from rfdn_torch import RFDN
+    from torch import nn
+
+    network = RFDN(upscale=scale)
+    copied = set()
+    for torch_name, module in network.named_modules():
+        if not isinstance(module, nn.Conv2d):
+            continue
+        keras_name = rfdn_keras_name(torch_name)
+        shuffle = scale if torch_name == "upsampler.0" else 1
+        weight, bias = conv_parameters(keras_model.get_layer(keras_name), shuffle)
+        if weight.shape != module.weight.shape:
+            raise ValueError(
+                f"{torch_name} {tuple(module.weight.shape)}: {keras_name} {weight.shape}"
+            )
+        module.weight.data, module.bias.data = weight, bias
+        copied.add(keras_name)
+    weighted = {layer.name for layer in keras_model.layers if layer.weights}
+    if weighted != copied:
+        raise ValueError(f"Keras layers without a PyTorch twin: {sorted(weighted - copied)}")
+    return network.eval()
+
+
 def torch_model(keras_model, name: str, scale: int):
     """The same network as ``keras_model`` in PyTorch (NCHW), with its weights.
 
-    Built from the layer table of ``sr_keras.models``: every block the three benchmarked
-    models use (interpolation, conv, batch_norm, residual_block, edsr_block, add, upsampler).
+    RFDN is the official code's layout (``rfdn_torch.py``, weights matched by layer name); the
+    others are built from the layer table of ``sr_keras.models``: every block the three
+    benchmarked models use (interpolation, conv, batch_norm, residual_block, edsr_block, add,
+    upsampler).
 
     Args:
         keras_model: The Keras model (its weights are copied).
@@ -51,19 +120,15 @@ def torch_model(keras_model, name: str, scale: int):
     from sr_keras.layers import bicubic_kernel
     from sr_keras.models import MODELS
 
+    if name == "rfdn":
+        return official_rfdn(keras_model, scale)
     table = MODELS[name].table
 
     def conv(layer, shuffle: int = 1) -> nn.Conv2d:
-        kernel, bias = (w.numpy() for w in layer.weights)
-        kh, kw, cin, cout = kernel.shape
-        if shuffle > 1:
-            # Keras' pixel shuffle reads channel (dy*s + dx)*C + c; PyTorch's c*s*s + dy*s + dx.
-            per_pixel = cout // shuffle**2
-            order = [p * per_pixel + c for c in range(per_pixel) for p in range(shuffle**2)]
-            kernel, bias = kernel[..., order], bias[order]
+        weight, bias = conv_parameters(layer, shuffle)
+        cout, cin, kh, kw = weight.shape
         module = nn.Conv2d(cin, cout, (kh, kw), padding="same")
-        module.weight.data = torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)))
-        module.bias.data = torch.from_numpy(np.ascontiguousarray(bias))
+        module.weight.data, module.bias.data = weight, bias
         return module
 
     def batch_norm(layer) -> nn.BatchNorm2d:
@@ -180,7 +245,7 @@ def time_function(function, seconds: float) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default="srcnn,srresnet,edsr_baseline")
+    parser.add_argument("--models", default="srcnn,srresnet,edsr_baseline,rfdn")
     parser.add_argument("--scale", type=int, default=4)
     parser.add_argument("--size", type=int, default=512, help="output side in pixels")
     parser.add_argument("--seconds", type=float, default=10.0, help="timing budget per runtime")
