@@ -532,8 +532,9 @@ def train(
                 write=not worker,
             )
     except BaseException:
-        if created and not (run_dir / "config.json").exists():
-            shutil.rmtree(Path(config.out), ignore_errors=True)
+        # A failed start leaves nothing behind (the chief only: --out may be shared).
+        if created and not worker and not (run_dir / "config.json").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
         raise
 
 
