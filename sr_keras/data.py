@@ -251,6 +251,15 @@ def to_float(lr, hr):
     return tf.cast(lr, tf.float32) / 255.0, tf.cast(hr, tf.float32) / 255.0
 
 
+def has_training_image(
+    source: str | os.PathLike, scale: int, patch_size: int, split: str = "train"
+) -> bool:
+    """Whether a training source has an image that is readable and at least ``patch_size``
+    pixels on each side (decoding stops at the first one)."""
+    pairs = find_pairs(source, split, scale)
+    return next(iter(_decoded_pairs(pairs, scale, patch_size).take(1)), None) is not None
+
+
 def training_dataset(
     source: str | os.PathLike,
     scale: int = 4,

@@ -226,20 +226,26 @@ class EpochLog(keras.callbacks.Callback):
 class Backup(keras.callbacks.Callback):
     """Saves model and optimizer state as ``backup/epoch_NNNN.weights.h5`` after each epoch.
 
-    Written to a temporary name and renamed; the newest two are kept. :meth:`restore` loads
-    the newest complete one.
+    Written to a temporary name and renamed, so every such file is complete; the newest two
+    are kept (workers of a multi-machine run may be one epoch apart after a kill).
     """
 
     def __init__(self, folder: Path):
         super().__init__()
         self.folder = Path(folder)
 
-    @staticmethod
-    def _epochs(path: Path) -> int:
-        return int(path.name[len("epoch_") :][:4])
+    def _files(self) -> dict[int, Path]:
+        """Epoch count -> backup file."""
+        files = {}
+        for path in self.folder.glob("epoch_*.weights.h5"):
+            count = path.name[len("epoch_") : -len(".weights.h5")]
+            if count.isdigit():
+                files[int(count)] = path
+        return files
 
-    def _files(self) -> list[Path]:
-        return sorted(self.folder.glob("epoch_[0-9][0-9][0-9][0-9].weights.h5"), reverse=True)
+    def newest(self) -> int:
+        """The epoch count of the newest backup (0: none)."""
+        return max(self._files(), default=0)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.model.stop_training:
@@ -249,25 +255,29 @@ class Backup(keras.callbacks.Callback):
         temporary = self.folder / f".epoch_{epoch + 1:04d}.tmp.weights.h5"
         self.model.save_weights(temporary, overwrite=True)
         os.replace(temporary, path)
-        for old in self._files()[2:]:
-            old.unlink(missing_ok=True)
+        for count, old in self._files().items():
+            if count < epoch:
+                old.unlink(missing_ok=True)
 
-    def restore(self, model: keras.Model, at_most: int | None = None) -> int:
-        """Loads the newest complete backup (of at most ``at_most`` epochs) into a compiled
-        model; returns its epoch count (0: none)."""
+    def restore(self, model: keras.Model, epochs: int) -> None:
+        """Loads the backup after ``epochs`` epochs (none for 0) into a compiled model.
+
+        Raises:
+            SRKerasError: If that backup is missing or unreadable.
+        """
         for stale in self.folder.glob(".*.tmp.weights.h5"):
             stale.unlink()
-        for path in self._files():
-            if at_most is not None and self._epochs(path) > at_most:
-                continue
-            if not model.optimizer.built:
-                model.optimizer.build(model.trainable_variables)
-            try:
-                model.load_weights(path)
-                return self._epochs(path)
-            except (OSError, ValueError):
-                print(f"warning: backup {path} cannot be read; trying an older one")
-        return 0
+        model.optimizer.build(model.trainable_variables)  # on every worker: a collective
+        if not epochs:
+            return
+        path = self._files().get(epochs)
+        try:
+            model.load_weights(path)
+        except (OSError, ValueError, TypeError) as error:
+            raise SRKerasError(
+                f"backup '{path}' cannot be read ({str(error).splitlines()[0][:120]}): delete "
+                "it to resume from the epoch before, or train into another --out"
+            ) from error
 
 
 class Checkpoint(keras.callbacks.Callback):
@@ -322,13 +332,18 @@ def run_lock(run_dir: Path):
     with open(run_dir / ".lock", "a+", encoding="utf-8") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             raise SRKerasError(
                 f"run directory '{run_dir}' is in use by {holder} (another `sr-keras train`): "
                 "wait for it to finish, or train into another --out"
             ) from None
+        except OSError as error:
+            raise SRKerasError(
+                f"cannot lock run directory '{run_dir}' ({error.strerror}): its file system "
+                "has no file locks; use a local --out"
+            ) from error
         handle.seek(0)
         handle.truncate()
         handle.write(f"process {os.getpid()}\n")
@@ -362,6 +377,17 @@ def _common_epochs(strategy: tf.distribute.Strategy, done: int) -> int:
         return done
     value = strategy.run(lambda: tf.constant([done]))
     return int(tf.reduce_min(strategy.gather(value, axis=0)))
+
+
+def _forget_failed_start(run_dir: Path, created: bool) -> None:
+    """After a start that failed before any epoch finished (bad data, out of memory, a
+    divergence, Ctrl-C), removes what it wrote, so a corrected command is not refused."""
+    if (run_dir / "log.csv").exists() or Backup(run_dir / "backup").newest():
+        return
+    if created:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    else:
+        (run_dir / "config.json").unlink(missing_ok=True)
 
 
 def _remove_temporaries(run_dir: Path) -> None:
@@ -412,10 +438,7 @@ def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
 def _datasets(config: TrainConfig, worker: int) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """The training stream and validation images; fails before any step if nothing trains."""
     seed = None if config.seed is None else config.seed + worker
-    probe = data.training_dataset(
-        config.data, config.scale, config.patch_size, 1, split="train", cache=False, seed=seed
-    )
-    if next(iter(probe.take(1)), None) is None:
+    if not data.has_training_image(config.data, config.scale, config.patch_size):
         raise SRKerasError(
             f"no training image in '{config.data}' could be used: each must be readable and at "
             f"least {config.patch_size}x{config.patch_size} pixels (see the warnings above); "
@@ -447,7 +470,8 @@ def _build(config: TrainConfig, strategy, resolved: str) -> tuple[keras.Model, k
     with precision.policy(resolved), strategy.scope():
         model = models.build(config.model, config.scale, global_residual=config.global_residual)
         compile_model(model, config)
-    twin = models.build(config.model, config.scale, global_residual=config.global_residual)
+    with precision.policy("float32"):
+        twin = models.build(config.model, config.scale, global_residual=config.global_residual)
     return model, twin
 
 
@@ -504,19 +528,20 @@ def train(
         shutil.rmtree(run_dir / "backup", ignore_errors=True)
         print(f"run '{run_dir}' is already complete: loading {best_path}")
         return keras.models.load_model(best_path), pd.read_csv(run_dir / "log.csv")
+    if worker:
+        run_dir = run_dir / f"worker{worker}"
     created = not run_dir.exists()
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
         tf.config.experimental.enable_op_determinism()
-    try:
-        train_data, val_data = _datasets(config, worker)
-        resolved = precision.resolve(config.precision)
-        model, twin = _build(config, strategy, resolved)
-        if worker:
-            run_dir = run_dir / f"worker{worker}"
-        with run_lock(run_dir):
+    with run_lock(run_dir):
+        try:
             if not worker:
                 _check_config(run_dir, config)  # again: another process may have started
+            train_data, val_data = _datasets(config, worker)
+            resolved = precision.resolve(config.precision)
+            model, twin = _build(config, strategy, resolved)
+            if not worker:
                 config_text = json.dumps(dataclasses.asdict(config), indent=2)
                 atomic_write_text(run_dir / "config.json", config_text + "\n")
             return _fit(
@@ -531,11 +556,10 @@ def train(
                 verbose,
                 write=not worker,
             )
-    except BaseException:
-        # A failed start leaves nothing behind (the chief only: --out may be shared).
-        if created and not worker and not (run_dir / "config.json").exists():
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+        except BaseException:
+            if not worker:
+                _forget_failed_start(run_dir, created)
+            raise
 
 
 def _fit(config, run_dir, strategy, resolved, model, twin, train_data, val_data, verbose, write):
@@ -543,10 +567,9 @@ def _fit(config, run_dir, strategy, resolved, model, twin, train_data, val_data,
     log_path = run_dir / "log.csv"
     backup = Backup(run_dir / "backup")
     with strategy.scope():
-        done = backup.restore(model)
-        common = _common_epochs(strategy, done)
-        if common < done:  # another worker was killed before its last backup
-            done = backup.restore(model, at_most=common)
+        # Every worker resumes from the last epoch all of them have backed up.
+        done = _common_epochs(strategy, backup.newest())
+        backup.restore(model, done)
     rows = _read_log(log_path, done)
     best = max((row["val_psnr"] for row in rows if "val_psnr" in row), default=-math.inf)
     best_checkpoint = Checkpoint(run_dir / "best.keras", twin, "val_psnr", best)

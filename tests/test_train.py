@@ -170,9 +170,11 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_good_epochs(tmp_pat
     out = tmp_path / "run"
     with pytest.raises(SRKerasError, match="diverged at epoch 1.*lower --learning-rate"):
         train(tiny_config(out, learning_rate=1e3, epochs=3), verbose=0)
-    assert (out / "config.json").is_file() and not (out / "summary.json").exists()
-    # Nothing of the diverged epoch was written: no log row, no backup, no checkpoint.
-    assert not any((out / name).exists() for name in ("log.csv", "backup", "last.keras"))
+    # Nothing of the diverged epoch was written (no log row, backup or checkpoint), and as no
+    # epoch had finished, the start left nothing: the corrected command runs in the same --out.
+    assert not out.exists()
+    _, log = train(tiny_config(out, epochs=1), verbose=0)
+    assert list(log["epoch"]) == [0]
 
 
 def _train_command(out: Path, epochs: int, *extra: str) -> list[str]:
@@ -255,10 +257,16 @@ def test_kills_at_every_write_moment_resume_with_each_epoch_logged_once(tmp_path
             assert epochs == list(range(len(epochs))), what
     print("killed while:", killed)
     assert len(killed) >= 4, killed
+    backed_up = max(int(path.name[6:10]) for path in (out / "backup").glob("epoch_*.weights.h5"))
+    assert 0 < backed_up < 8
+    finished_rows = (out / "log.csv").read_text().splitlines()[: backed_up + 1]
     rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert "Epoch 1/8" not in rerun.stdout and f"Epoch {backed_up + 1}/8" in rerun.stdout
     log = pd.read_csv(out / "log.csv")
     assert list(log["epoch"]) == list(range(8))
+    # The rows of the epochs that were backed up are kept as they were, not trained again.
+    assert (out / "log.csv").read_text().splitlines()[: backed_up + 1] == finished_rows
     # The optimizer's step (hence the learning-rate schedule) was restored each time: the rate
     # logged after each epoch is the schedule's value at that epoch's last step.
     config = TrainConfig(**json.loads((out / "config.json").read_text()))
@@ -294,17 +302,16 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert summary["replicas"] == 2
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as handle:
-        handle.bind(("127.0.0.1", 0))
-        return handle.getsockname()[1]
-
-
 def test_two_workers_train_one_model_and_only_the_chief_writes_the_run(tmp_path):
     out = tmp_path / "shared" / "run"  # one --out for both, as on a shared file system
-    workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
+    import socket
+
+    sockets = [socket.socket() for _ in range(2)]
+    for handle in sockets:  # held open together, so the two ports differ
+        handle.bind(("127.0.0.1", 0))
+    workers = [f"127.0.0.1:{handle.getsockname()[1]}" for handle in sockets]
+    for handle in sockets:
+        handle.close()
     processes = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
