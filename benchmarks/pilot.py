@@ -54,7 +54,7 @@ def run_report(args) -> None:
     from sr_keras.evaluate import evaluate
     from sr_keras.figures import learning_curves, save_figure
     from sr_keras.inference import predictor
-    from sr_keras.utils import atomic_write_text, shared_data_dir
+    from sr_keras.utils import atomic_write_text, machine_description, shared_data_dir
 
     rows, logs = [], {}
     for model in MODELS:
@@ -76,7 +76,18 @@ def run_report(args) -> None:
             row[f"{dataset} Y-PSNR"] = round(table["psnr_y"].iloc[-1], 2)
         rows.append(row)
     table = pd.DataFrame(rows).to_markdown(index=False)
-    atomic_write_text(ROOT / "results" / "pilot.md", table + "\n")
+    recipe = config("rfdn", args.out)
+    header = (
+        "# Flagship pilot: EDSR-baseline against RFDN at one CPU budget\n\n"
+        f"x4, both with the bicubic skip, bfloat16, trained on {recipe.data} (validated on the "
+        f"sample photos), L1, Adam {recipe.learning_rate:g} cosine, batch {recipe.batch_size}, "
+        f"HR patch {recipe.patch_size}, seed {recipe.seed}; steps from each model's bfloat16 "
+        "step time so that each gets 90 core-minutes; the two ran at once, each pinned to one "
+        f"core. Machine: {machine_description()}. Set5/Set14: standard protocol, best.keras "
+        "(best validation epoch), float32. Command: `python benchmarks/pilot.py` (see its "
+        "docstring). Curves: `figures/pilot_curves.png` (against CPU minutes).\n\n"
+    )
+    atomic_write_text(ROOT / "results" / "pilot.md", header + table + "\n")
     figure = learning_curves(logs, "Pilot x4, bfloat16: equal CPU budget", x="cpu minutes")
     save_figure(figure, ROOT / "results" / "figures" / "pilot_curves.png")
     print(table)
