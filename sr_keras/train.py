@@ -379,14 +379,15 @@ def _common_epochs(strategy: tf.distribute.Strategy, done: int) -> int:
     return int(tf.reduce_min(strategy.gather(value, axis=0)))
 
 
-def _forget_failed_start(run_dir: Path, created: bool) -> None:
+def _forget_failed_start(run_dir: Path, created: bool, wrote_config: bool) -> None:
     """After a start that failed before any epoch finished (bad data, out of memory, a
-    divergence, Ctrl-C), removes what it wrote, so a corrected command is not refused."""
+    divergence, Ctrl-C), removes what it wrote (the folder if it made it, else the
+    ``config.json`` it made), so a corrected command is not refused."""
     if (run_dir / "log.csv").exists() or Backup(run_dir / "backup").newest():
         return
     if created:
         shutil.rmtree(run_dir, ignore_errors=True)
-    else:
+    elif wrote_config:
         (run_dir / "config.json").unlink(missing_ok=True)
 
 
@@ -531,6 +532,7 @@ def train(
     if worker:
         run_dir = run_dir / f"worker{worker}"
     created = not run_dir.exists()
+    wrote_config = not (run_dir / "config.json").exists()
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
         tf.config.experimental.enable_op_determinism()
@@ -558,7 +560,7 @@ def train(
             )
         except BaseException:
             if not worker:
-                _forget_failed_start(run_dir, created)
+                _forget_failed_start(run_dir, created, wrote_config)
             raise
 
 

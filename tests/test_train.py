@@ -349,3 +349,13 @@ def test_a_broken_log_is_named_in_one_message(tmp_path):
     log.write_bytes(b"epoch,loss\n0,\xff\xfe\n")
     with pytest.raises(SRKerasError, match="log.csv cannot be read.*another --out"):
         _read_log(log, 1)
+
+
+def test_a_failed_start_in_a_users_folder_removes_only_what_it_wrote(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("the user's own file")
+    with pytest.raises(SRKerasError, match="diverged"):
+        train(tiny_config(out, learning_rate=1e3, epochs=1), verbose=0)
+    assert sorted(path.name for path in out.iterdir()) == [".lock", "notes.txt"]
+    assert (out / "notes.txt").read_text() == "the user's own file"
