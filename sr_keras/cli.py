@@ -372,6 +372,11 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="validate and save a moving average of the weights with this momentum (e.g. 0.999)",
     )
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        help="start from a .keras file's weights (layers whose names and shapes match)",
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(
         "--cache", default="ram", help="'ram' (default), 'none' or a cache file path"
@@ -402,6 +407,7 @@ def _run_train(args) -> int:
         global_residual=args.global_residual,
         precision=args.precision,
         ema=args.ema,
+        init_from=args.init_from,
         seed=args.seed,
         cache=cache,
         val_center_crop=args.val_center_crop,

@@ -39,6 +39,9 @@ class TrainConfig:
             models are float32 whatever the training precision.
         ema: Momentum of an exponential moving average of the weights (e.g. ``0.999``);
             the averaged weights are the ones validated and saved. ``None``: no average.
+        init_from: Start from the weights of this ``.keras`` file instead of a random
+            initialisation: every layer whose name and weight shapes match is copied (the body
+            of an x4 model into x2 or x3, as EDSR starts x3/x4 from x2).
         seed: Makes a CPU run repeatable (weights, data order, crops).
         cache: Cache decoded images in RAM (``True``) or in a file (a path).
         val_center_crop: Validate on HR centre crops of this side instead of whole images.
@@ -61,6 +64,7 @@ class TrainConfig:
     global_residual: bool = False
     precision: str = "auto"
     ema: float | None = None
+    init_from: str | None = None
     seed: int | None = None
     cache: bool | str = True
     val_center_crop: int | None = None

@@ -471,9 +471,33 @@ def _build(config: TrainConfig, strategy, resolved: str) -> tuple[keras.Model, k
     with precision.policy(resolved), strategy.scope():
         model = models.build(config.model, config.scale, global_residual=config.global_residual)
         compile_model(model, config)
+        if config.init_from:
+            _initialise(model, Path(config.init_from))
     with precision.policy("float32"):
         twin = models.build(config.model, config.scale, global_residual=config.global_residual)
     return model, twin
+
+
+def _initialise(model: keras.Model, path: Path) -> None:
+    """Copies the weights of every layer of ``path`` whose name and shapes match ``model``'s."""
+    try:
+        source = keras.models.load_model(path, compile=False)
+    except (OSError, ValueError) as error:
+        raise SRKerasError(f"--init-from {path} cannot be loaded ({error})") from error
+    copied = 0
+    for layer in model.layers:
+        if not layer.weights or layer.name not in {other.name for other in source.layers}:
+            continue
+        weights = source.get_layer(layer.name).get_weights()
+        if [w.shape for w in weights] == [tuple(w.shape) for w in layer.weights]:
+            layer.set_weights(weights)
+            copied += 1
+    if not copied:
+        raise SRKerasError(
+            f"--init-from {path} shares no layer with {model.name}: give a file of the same model"
+        )
+    layers = sum(bool(layer.weights) for layer in model.layers)
+    print(f"initialised {copied} of {layers} layers from {path}")
 
 
 def _summary(config, model, log, strategy, resolved, start) -> dict:
