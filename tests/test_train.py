@@ -359,3 +359,26 @@ def test_a_failed_start_in_a_users_folder_removes_only_what_it_wrote(tmp_path):
         train(tiny_config(out, learning_rate=1e3, epochs=1), verbose=0)
     assert sorted(path.name for path in out.iterdir()) == [".lock", "notes.txt"]
     assert (out / "notes.txt").read_text() == "the user's own file"
+
+
+def test_init_from_copies_the_layers_whose_names_and_shapes_match(tmp_path):
+    from sr_keras.train import _initialise
+
+    source = models.build("edsr_baseline", 4)
+    source.save(tmp_path / "x4.keras")
+    target = models.build("edsr_baseline", 3)
+    _initialise(target, tmp_path / "x4.keras")
+    same = [
+        layer.name
+        for layer in target.layers
+        if layer.weights
+        and all(
+            np.array_equal(a, b)
+            for a, b in zip(layer.get_weights(), source.get_layer(layer.name).get_weights())
+        )
+    ]
+    with_weights = [layer.name for layer in target.layers if layer.weights]
+    assert len(same) == len(with_weights) - 1  # all but the x3 upsampler (another shape)
+    (tmp_path / "broken.keras").write_text("not a model")
+    with pytest.raises(SRKerasError, match="broken.keras cannot be loaded"):
+        _initialise(target, tmp_path / "broken.keras")
