@@ -278,3 +278,28 @@ class ResidualScale(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(package="sr_keras")
+class LeakyReLU(keras.layers.Layer):
+    """``max(x, negative_slope * x)``: a LeakyReLU for slopes below 1.
+
+    Not ``keras.layers.LeakyReLU``: in graph mode, TensorFlow's oneDNN rewrite fuses
+    Conv2D + BiasAdd + Add + LeakyRelu and drops the slope (computes 0.2; TF 2.21), so a model
+    trained by ``fit`` and run eagerly computed two different functions.
+
+    Args:
+        negative_slope: The slope for negative inputs, in ``[0, 1)``.
+    """
+
+    def __init__(self, negative_slope: float, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= negative_slope < 1:
+            raise ValueError(f"negative_slope must be in [0, 1), got {negative_slope}")
+        self.negative_slope = float(negative_slope)
+
+    def call(self, inputs):
+        return keras.ops.maximum(inputs, inputs * self.negative_slope)
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}

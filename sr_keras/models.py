@@ -22,6 +22,7 @@ import pandas as pd
 from sr_keras.layers import (
     BicubicUpsample,
     CropToMatch,
+    LeakyReLU,
     PadToMinimumSize,
     PadToMultiple,
     PixelShuffle,
@@ -255,7 +256,7 @@ def _upsampler(x, block: Block, filters: int, steps: tuple[int, ...], options: d
 
 
 def _leaky_relu(x, name: str):
-    return keras.layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=name)(x)
+    return LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=name)(x)
 
 
 def _conv(x, filters: int, kernel_size: int, name: str, activation: str | None = None, **options):
