@@ -23,20 +23,13 @@ class OutputFolderError(SRKerasError, OSError):
     """An output folder that cannot be created or written to (also an ``OSError``)."""
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Writes a text file via a temp file in the same folder and a rename: never half-written."""
+    """:func:`atomic_write_bytes` of UTF-8 text."""
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_bytes(path: str | os.PathLike, data) -> Path:
-    """Writes bytes (or any buffer, e.g. a NumPy array) via a temp file in the same folder and a
-    rename: never half-written. The temp file is ``.<name>.<8 random characters>.tmp``.
+    """Writes bytes (or any buffer) to a temp file beside ``path``, then renames it over ``path``.
 
     Raises:
         OutputFolderError: If the folder cannot be created or written to.
@@ -47,12 +40,33 @@ def atomic_write_bytes(path: str | os.PathLike, data) -> Path:
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
-        os.chmod(temp_name, 0o666 & ~_umask())  # mkstemp makes 0600 files: use the usual mode
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(temp_name, 0o666 & ~mask)  # mkstemp makes 0600 files: use the usual mode
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yields a path (same name, in a temp folder beside ``path``) for a writer to fill; on
+    success it replaces ``path`` (a file, or a folder), on failure ``path`` stays as it was.
+
+    Raises:
+        OutputFolderError: If the folder cannot be written to.
+    """
+    path = Path(path)
+    staging = Path(temp_beside(path, tempfile.mkdtemp))
+    try:
+        yield staging / path.name
+        if path.is_dir():
+            os.replace(path, staging / "previous")
+        os.replace(staging / path.name, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _make_folder(folder: Path) -> None:
@@ -65,8 +79,8 @@ def _make_folder(folder: Path) -> None:
 
 
 def temp_beside(path: Path, make=tempfile.mkstemp):
-    """A temp file (``tempfile.mkstemp``) or folder (``tempfile.mkdtemp``) beside ``path``, named
-    ``.<name>.<8 random characters>.tmp`` (the name :func:`remove_stale_temp_files` removes).
+    """A ``make`` (``tempfile.mkstemp`` or ``mkdtemp``) beside ``path``, named
+    ``.<name>.<8 random characters>.tmp`` (what :func:`remove_stale_temp_files` removes).
 
     Raises:
         OutputFolderError: If the folder cannot be written to.
@@ -81,9 +95,7 @@ def temp_beside(path: Path, make=tempfile.mkstemp):
 
 
 def ensure_writable_folder(folder: str | os.PathLike) -> Path:
-    """Creates a folder if needed and checks, with a test file, that files can be written in it.
-
-    Commands call it before computing anything, so that a bad output folder is reported at once.
+    """Creates a folder if needed and checks with a test file that it is writable.
 
     Raises:
         OutputFolderError: Naming the folder, if it cannot be created or written to.
@@ -97,52 +109,33 @@ def ensure_writable_folder(folder: str | os.PathLike) -> Path:
 
 
 def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
-    """Removes what an interrupted atomic write of ``path`` left beside it: only temp files (or
-    staging folders) named ``.<name>.<8 characters>.tmp``, never anything else.
-
-    Returns:
-        The paths removed.
-    """
+    """Removes (and returns) the temp files or folders an interrupted atomic write of ``path``
+    left beside it (``.<name>.<8 characters>.tmp``), never anything else."""
     path = Path(path)
     pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
     if not path.parent.is_dir():
         return []
-    removed = [
-        candidate for candidate in path.parent.iterdir() if pattern.fullmatch(candidate.name)
-    ]
-    for candidate in removed:
-        if candidate.is_dir() and not candidate.is_symlink():
-            shutil.rmtree(candidate, ignore_errors=True)
+    removed = [item for item in path.parent.iterdir() if pattern.fullmatch(item.name)]
+    for item in removed:
+        if item.is_dir() and not item.is_symlink():
+            shutil.rmtree(item, ignore_errors=True)
         else:
-            candidate.unlink(missing_ok=True)
+            item.unlink(missing_ok=True)
     return removed
 
 
-def same_path(first: str | os.PathLike, second: str | os.PathLike) -> bool:
-    """True if two paths name the same file (also through links or ``..``)."""
-    first, second = Path(first), Path(second)
-    try:
+def _same_path(first: Path, second: Path) -> bool:
+    with contextlib.suppress(OSError):
         if first.exists() and second.exists():
             return os.path.samefile(first, second)
-    except OSError:
-        pass
     return first.resolve() == second.resolve()
 
 
 def check_output(
-    path: str | os.PathLike,
-    overwrite: bool = False,
-    inputs: tuple[str | os.PathLike, ...] = (),
+    path: str | os.PathLike, overwrite: bool = False, inputs: tuple[str | os.PathLike, ...] = ()
 ) -> Path:
-    """Applies the output rule of every command to one output path.
-
-    A command never writes over one of its inputs, and replaces an existing output only when
-    the user asked for it (``--overwrite``). A folder is never replaced by a file.
-
-    Args:
-        path: The output the command is about to write.
-        overwrite: The user passed ``--overwrite``.
-        inputs: The command's input files.
+    """Applies every command's output rule: never write over an input or a folder, replace an
+    existing file only with ``overwrite`` (``--overwrite``).
 
     Returns:
         ``path``.
@@ -152,7 +145,7 @@ def check_output(
     """
     path = Path(path)
     for source in inputs:
-        if same_path(path, source):
+        if _same_path(path, Path(source)):
             raise SRKerasError(f"output '{path}' is the input '{source}'; write elsewhere")
     if path.is_dir():
         raise SRKerasError(f"output '{path}' is a folder; give a file path")
@@ -163,9 +156,8 @@ def check_output(
 
 @contextlib.contextmanager
 def quiet_native_stderr():
-    """Sends what native libraries write to the process' stderr to a temp file while the block
-    runs (TensorFlow's and TFLite's start-up lines, which their log levels do not reach); shows
-    it if the block fails."""
+    """Sends what native libraries write to stderr (TensorFlow's and TFLite's start-up lines)
+    to a temp file while the block runs; shows it if the block fails."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
@@ -183,9 +175,8 @@ def quiet_native_stderr():
 
 
 def available_memory() -> int:
-    """Bytes of memory a new allocation can still get: the least of the system's free memory
-    (``MemAvailable``), what the process' cgroup limit leaves (containers, ``systemd-run -p
-    MemoryMax``) and what ``ulimit -v`` leaves."""
+    """Bytes a new allocation can still get: the least of ``MemAvailable``, what the cgroup's
+    limit leaves and what ``ulimit -v`` leaves."""
     candidates = [_meminfo_available(), _cgroup_available(), _address_space_available()]
     return min((value for value in candidates if value is not None), default=2**63 - 1)
 
@@ -205,8 +196,7 @@ def _meminfo_available() -> int | None:
 
 
 def _cgroup_available(root: Path = Path("/sys/fs/cgroup")) -> int | None:
-    """The cgroup's memory limit less its usage (reclaimable file cache not counted as used):
-    cgroup v2 (``memory.max``) or v1 (``memory/memory.limit_in_bytes``); ``None`` if unlimited."""
+    """The cgroup (v2 or v1) memory limit less usage, inactive file cache free; None: no limit."""
     layouts = (
         (root, "memory.max", "memory.current", "inactive_file"),
         (root / "memory", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"),
@@ -225,7 +215,6 @@ def _cgroup_available(root: Path = Path("/sys/fs/cgroup")) -> int | None:
 
 
 def _address_space_available() -> int | None:
-    """What ``ulimit -v`` (``RLIMIT_AS``) leaves beside the process' virtual size."""
     try:
         import resource
 
@@ -242,22 +231,14 @@ def _address_space_available() -> int | None:
 def machine_description() -> str:
     """The machine as one line (CPU model, cores, OS), for result tables."""
     cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as file:
-            for line in file:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as file:
+        names = (line.split(":", 1)[1].strip() for line in file if line.startswith("model name"))
+        cpu = next(names, cpu)
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
 def update_markdown_section(path: str | os.PathLike, heading: str, body: str) -> Path:
-    """Replaces (or appends) the ``## heading`` section of a Markdown file, atomically.
-
-    Lets several benchmark scripts share one ``results/benchmarks.md``.
-    """
+    """Replaces (or appends) the ``## heading`` section of a Markdown file, atomically."""
     path = Path(path)
     text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
     lines = text.rstrip("\n").split("\n")
@@ -276,10 +257,7 @@ def update_markdown_section(path: str | os.PathLike, heading: str, body: str) ->
 
 
 def project_root() -> Path:
-    """The repository root (the folder holding ``sr_keras/``, ``results/``, ``notebooks/``).
-
-    Notebooks and scripts resolve paths from here, not from their working directory.
-    """
+    """The repository root (the folder holding ``sr_keras/``, ``results/``, ``notebooks/``)."""
     return Path(__file__).resolve().parents[1]
 
 
