@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# SRKerasError's home is sr_keras.utils; ``from sr_keras.images import SRKerasError`` works too.
 from sr_keras.utils import OVERWRITE_FLAG, SRKerasError, atomic_write_bytes
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
@@ -22,17 +23,8 @@ class ImageReadError(SRKerasError):
 
 
 def to_rgb_uint8(image: np.ndarray, keep_alpha: bool = False) -> np.ndarray:
-    """Converts a decoded image to ``HxWx3`` (or ``HxWx4`` with ``keep_alpha``) uint8.
-
-    Grayscale becomes 3 channels, alpha is dropped unless ``keep_alpha``, 16-bit is scaled to
-    8-bit (``round(v / 257)``) and float images in ``[0, 1]`` are scaled by 255.
-
-    Args:
-        image: Array as decoded, channels in RGB(A) order.
-        keep_alpha: Keep a fourth alpha channel if there is one.
-
-    Returns:
-        The uint8 array.
+    """A decoded RGB(A) image as ``HxWx3`` (``HxWx4`` with ``keep_alpha`` and an alpha) uint8:
+    gray becomes 3 channels, 16-bit ``round(v / 257)``, float in ``[0, 1]`` times 255.
 
     Raises:
         ValueError: If the array is not 2-D or 3-D with 1, 2, 3 or 4 channels.
@@ -47,17 +39,11 @@ def to_rgb_uint8(image: np.ndarray, keep_alpha: bool = False) -> np.ndarray:
         image = image[:, :, None]
     if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
         raise ValueError(f"image must be HxW or HxWxC with C in 1..4, got shape {image.shape}")
-    channels = image.shape[2]
-    if channels in (1, 2):
-        gray = image[:, :, :1]
-        color = np.repeat(gray, 3, axis=2)
-        alpha = image[:, :, 1:2] if channels == 2 else None
-    else:
-        color = image[:, :, :3]
-        alpha = image[:, :, 3:4] if channels == 4 else None
-    if keep_alpha and alpha is not None:
-        return np.concatenate([color, alpha], axis=2)
-    return np.ascontiguousarray(color)
+    color = 1 if image.shape[2] <= 2 else 3  # gray (+ alpha) or RGB (+ alpha)
+    rgb = np.repeat(image[:, :, :1], 3, axis=2) if color == 1 else image[:, :, :3]
+    if keep_alpha and image.shape[2] > color:
+        return np.concatenate([rgb, image[:, :, color:]], axis=2)
+    return np.ascontiguousarray(rgb)
 
 
 def decode_raw(path: str | os.PathLike) -> np.ndarray:
@@ -92,11 +78,14 @@ def decode_raw(path: str | os.PathLike) -> np.ndarray:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     elif image.ndim == 3 and image.shape[2] == 4:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
-    return image if is_jpeg else apply_orientation(image, exif_orientation(data))
+    if is_jpeg:
+        return image
+    transpose, turns, flip = _ORIENTATIONS.get(_exif_orientation(data), (False, 0, False))
+    image = np.rot90(image.swapaxes(0, 1) if transpose else image, turns)
+    return np.ascontiguousarray(image[:, ::-1] if flip else image)
 
 
-#: EXIF orientation -> (transpose first, then the number of quarter turns counterclockwise,
-#: then a left-right flip) that shows the stored pixels upright.
+#: EXIF orientation -> (transpose, quarter turns counterclockwise, left-right flip), in order.
 _ORIENTATIONS = {
     2: (False, 0, True),
     3: (False, 2, False),
@@ -108,12 +97,9 @@ _ORIENTATIONS = {
 }
 
 
-def exif_orientation(data: np.ndarray) -> int:
-    """The EXIF orientation tag (1 to 8) of an encoded PNG, TIFF or WebP; 1 when it has none.
-
-    A PNG's chunks are walked here (Pillow would decode the whole image to find an ``eXIf``
-    chunk stored after the pixels); TIFF and WebP tags are read by Pillow without decoding.
-    """
+def _exif_orientation(data: np.ndarray) -> int:
+    """The EXIF orientation of an encoded PNG (chunks walked here: Pillow would decode the
+    pixels before an ``eXIf``), TIFF or WebP (read by Pillow without decoding); 1 if none."""
     head = data[:12].tobytes()
     try:
         from PIL import Image
@@ -126,10 +112,9 @@ def exif_orientation(data: np.ndarray) -> int:
                 exif = image.getexif()
         else:
             return 1
-        orientation = int(exif.get(0x0112, 1))
+        return int(exif.get(0x0112, 1))
     except Exception:  # no EXIF or a malformed one: nothing to turn
         return 1
-    return orientation if orientation in _ORIENTATIONS else 1
 
 
 def _png_chunk(data: np.ndarray, kind: bytes) -> bytes:
@@ -143,39 +128,15 @@ def _png_chunk(data: np.ndarray, kind: bytes) -> bytes:
     return b""
 
 
-def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
-    """Turns and flips a decoded image as its EXIF orientation says (1: unchanged)."""
-    if orientation not in _ORIENTATIONS:
-        return image
-    transpose, turns, flip = _ORIENTATIONS[orientation]
-    if transpose:
-        image = image.swapaxes(0, 1)
-    image = np.rot90(image, turns)
-    return np.ascontiguousarray(image[:, ::-1] if flip else image)
-
-
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Reads an image file as ``HxWx3`` RGB uint8 (see :func:`to_rgb_uint8`).
-
-    Raises:
-        ImageReadError: If the file is missing or cannot be decoded.
-    """
+    """Reads an image file as ``HxWx3`` RGB uint8; :class:`ImageReadError` if it cannot."""
     return to_rgb_uint8(decode_raw(path))
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray, copy: bool = True) -> Path:
-    """Writes an RGB(A) or grayscale image atomically: to a temp file, then renamed.
-
-    uint8 and uint16 arrays are written as they are; the format follows the extension.
-
-    Args:
-        path: The file to write.
-        image: ``HxW`` or ``HxWxC`` array, channels in RGB(A) order.
-        copy: ``False`` turns a contiguous ``image`` to OpenCV's BGR(A) order in place instead
-            of copying it (for large outputs the caller is done with).
-
-    Returns:
-        The path written.
+    """Writes an ``HxW[xC]`` RGB(A) or gray uint8/uint16 image atomically, in the format of
+    the extension; ``copy=False`` turns a contiguous ``image`` to BGR(A) in place (an output
+    the caller is done with).
 
     Raises:
         SRKerasError: If the image cannot be encoded for that extension.
@@ -198,14 +159,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, copy: bool = True) -
 
 
 def list_images(folder: str | os.PathLike, what: str = "image folder") -> list[Path]:
-    """Lists the image files under a folder, recursively, sorted by path.
-
-    Args:
-        folder: The folder to search.
-        what: How to name the folder in error messages.
-
-    Returns:
-        Sorted paths of files with an image extension (PNG, JPEG, BMP, TIFF, WebP).
+    """The image files under a folder, recursively, sorted (``what`` names it in errors).
 
     Raises:
         SRKerasError: If the folder does not exist or holds no image.
@@ -238,17 +192,8 @@ class OutputPlan:
     errors: list[str] = field(default_factory=list)
 
 
-def collect_inputs(inputs: list[str | os.PathLike]) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """Expands files and folders (searched recursively) into image files.
-
-    Args:
-        inputs: Image files and folders.
-
-    Returns:
-        ``(files, errors)``: ``(path, relative name)`` for each file once (a file's name; a
-        folder's images relative to the folder), and a message for each input that does not
-        exist or is a folder without images.
-    """
+def _collect_inputs(inputs: list[str | os.PathLike]) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """``(path, name relative to its input)`` of each image once; an error per bad input."""
     files, errors, seen = [], [], set()
     for item in map(Path, inputs):
         try:
@@ -279,26 +224,14 @@ def plan_outputs(
 ) -> OutputPlan:
     """Names the outputs of a batch command and applies the output rules, before any work.
 
-    Each image is written to ``out_dir`` as ``<stem>_x<scale>.png``, keeping its sub-folder
-    inside an input folder. When two inputs would get the same name (``x.jpg`` and ``x.png``),
-    both keep their extension instead (``x.jpg_x4.png``, ``x.png_x4.png``); two files of the
-    same name from different inputs are an error for the second. Rules:
-
-    * an existing output is skipped with a notice, so that a rerun resumes, unless
-      ``overwrite``; an output is never an input, and never replaces a folder;
-    * an input inside ``out_dir`` named like the output of another input (``a_x4.png`` beside
-      ``a.png``) is an earlier output: it is skipped with a notice, never read back.
-
-    Args:
-        inputs: Image files and folders.
-        out_dir: The output folder.
-        scale: The scale, in the output names.
-        overwrite: Replace existing outputs.
-
-    Returns:
-        The plan.
+    Each image (files, folders searched recursively) goes to ``out_dir`` as
+    ``<stem>_x<scale>.png``, keeping its sub-folder; inputs that would share a name keep their
+    extension (``x.jpg_x4.png``, ``x.png_x4.png``), else the second is an error. An existing
+    output is skipped with a notice (a rerun resumes) unless ``overwrite``; an output is never
+    an input nor a folder; an input in ``out_dir`` named as another's output (``a_x4.png``
+    beside ``a.png``) is an earlier output, skipped with a notice.
     """
-    files, errors = collect_inputs(inputs)
+    files, errors = _collect_inputs(inputs)
     plan = OutputPlan(errors=errors)
     kept, earlier = _without_earlier_outputs(files, Path(out_dir))
     targets = {path: Path(out_dir) / relative.parent / relative.stem for path, relative in kept}
@@ -337,8 +270,7 @@ def plan_outputs(
 def _without_earlier_outputs(
     files: list[tuple[Path, Path]], out_dir: Path
 ) -> tuple[list[tuple[Path, Path]], list[Path]]:
-    """Splits the inputs into those to run and those that are outputs of other inputs
-    (``a_x4.png`` beside ``a.png`` in the output folder, from an earlier run)."""
+    """The inputs to run, and those that are earlier outputs of other inputs."""
     stems = {
         ((out_dir / relative.parent).resolve(), name)
         for path, relative in files

@@ -1,11 +1,9 @@
 """PSNR, SSIM and MSE with the SR literature's conventions (BasicSR / MATLAB).
 
-One implementation serves NumPy callers (evaluation, notebooks, tests) and Keras
-(``model.compile(metrics=[PSNR(...)])``): the border shave and the Y channel are applied by
-:func:`prepare_for_metric` and the measures themselves are TensorFlow's ``tf.image.psnr`` and
-``tf.image.ssim`` (Gaussian window 11, sigma 1.5, k1 = 0.01, k2 = 0.03, as Wang et al. 2004).
-
-Y channel: ITU-R BT.601 luma as MATLAB's ``rgb2ycbcr``,
+One implementation serves NumPy callers and Keras (``model.compile(metrics=[PSNR(...)])``):
+:func:`prepare_for_metric` shaves the border and takes the Y channel, then TensorFlow measures
+(``tf.image.psnr``; ``tf.image.ssim`` with window 11, sigma 1.5, k1 = 0.01, k2 = 0.03, as Wang
+et al. 2004). Y is ITU-R BT.601 luma as MATLAB's ``rgb2ycbcr``:
 ``Y = 16 + (65.481 R + 128.553 G + 24.966 B)`` for R, G, B in ``[0, 1]``, in ``[16, 235]``.
 """
 
@@ -22,15 +20,8 @@ SSIM_WINDOW = 11
 
 
 def rgb_to_y(images, max_val: float = 255.0):
-    """The BT.601 luma of RGB images, as MATLAB's ``rgb2ycbcr`` (not rounded).
-
-    Args:
-        images: ``(..., H, W, 3)`` tensor or array with values in ``[0, max_val]``.
-        max_val: The value of white (255 for uint8-range images, 1 for ``[0, 1]``).
-
-    Returns:
-        ``(..., H, W, 1)`` luma in the same range convention (``[16, 235] * max_val / 255``).
-    """
+    """The BT.601 luma (not rounded) of ``(..., H, W, 3)`` RGB in ``[0, max_val]``, as
+    ``(..., H, W, 1)`` in the same convention (``[16, 235] * max_val / 255``)."""
     images = tf.convert_to_tensor(images)
     if not images.dtype.is_floating:
         images = tf.cast(images, tf.float64)
@@ -42,17 +33,8 @@ def rgb_to_y(images, max_val: float = 255.0):
 def prepare_for_metric(
     img1, img2, crop_border: int = 0, test_y_channel: bool = False, max_val: float = 255.0
 ):
-    """Shaves borders and optionally keeps only the Y channel, as BasicSR's metrics do.
-
-    Args:
-        img1: ``(..., H, W, C)`` image(s).
-        img2: Image(s) of the same shape.
-        crop_border: Pixels removed from each side before measuring (``scale`` for benchmarks).
-        test_y_channel: Measure on the BT.601 Y channel of RGB images.
-        max_val: The value of white.
-
-    Returns:
-        The two prepared float tensors.
+    """Shaves borders and optionally keeps only the Y channel, as BasicSR's metrics do
+    (arguments as :func:`psnr`); returns the two float tensors.
 
     Raises:
         ValueError: If the shapes differ, ``crop_border`` is negative or too large.
@@ -86,9 +68,9 @@ def psnr(img1, img2, crop_border: int = 0, test_y_channel: bool = False, max_val
     """Peak signal-to-noise ratio in dB; identical images give ``inf``.
 
     Args:
-        img1: ``HxWxC`` image, or a batch ``NxHxWxC`` (gives one value per image).
+        img1: ``HxWxC`` image, or a batch ``NxHxWxC`` (one value per image).
         img2: Image(s) of the same shape.
-        crop_border: Pixels shaved from each side first.
+        crop_border: Pixels shaved from each side first (``scale`` for benchmarks).
         test_y_channel: Measure on the Y channel (BT.601) instead of RGB.
         max_val: The value of white.
 
@@ -96,55 +78,32 @@ def psnr(img1, img2, crop_border: int = 0, test_y_channel: bool = False, max_val
         A Python float for one image, a float32 array for a batch.
 
     Raises:
-        ValueError: If the shapes differ.
+        ValueError: If the shapes differ or the shave leaves nothing.
     """
-    a, b = prepare_for_metric(img1, img2, crop_border, test_y_channel, max_val)
-    return _to_python(_psnr_values(a, b, max_val))
+    return _measure(_psnr_values, img1, img2, crop_border, test_y_channel, max_val)
 
 
 def ssim(img1, img2, crop_border: int = 0, test_y_channel: bool = False, max_val: float = 255.0):
-    """Structural similarity (Wang et al. 2004) via ``tf.image.ssim``, mean over channels.
-
-    Args:
-        img1: ``HxWxC`` image (at least 11x11 after the shave), or a batch ``NxHxWxC``.
-        img2: Image(s) of the same shape.
-        crop_border: Pixels shaved from each side first.
-        test_y_channel: Measure on the Y channel (BT.601) instead of RGB.
-        max_val: The value of white.
-
-    Returns:
-        A Python float for one image, a float32 array for a batch.
-
-    Raises:
-        ValueError: If the shapes differ or the shaved images are smaller than the window.
-    """
-    a, b = prepare_for_metric(img1, img2, crop_border, test_y_channel, max_val)
-    height, width = a.shape[-3], a.shape[-2]
-    if height is not None and width is not None and min(height, width) < SSIM_WINDOW:
-        raise ValueError(
-            f"SSIM needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels after shaving "
-            f"{crop_border} per side, got {width}x{height}"
-        )
-    return _to_python(_ssim_values(a, b, max_val))
+    """Structural similarity (``tf.image.ssim``), mean over channels: arguments, result and
+    errors as :func:`psnr`; images of at least 11x11 pixels after the shave."""
+    return _measure(_ssim_values, img1, img2, crop_border, test_y_channel, max_val, SSIM_WINDOW)
 
 
 def mse(img1, img2, crop_border: int = 0, test_y_channel: bool = False):
-    """Mean squared error over all pixels and channels, in the images' own units.
+    """Mean squared error over pixels and channels, in the images' units (as :func:`psnr`)."""
+    return _measure(_mse_values, img1, img2, crop_border, test_y_channel, 255.0)
 
-    Args:
-        img1: ``HxWxC`` image, or a batch.
-        img2: Image(s) of the same shape.
-        crop_border: Pixels shaved from each side first.
-        test_y_channel: Measure on the Y channel instead of RGB.
 
-    Returns:
-        A Python float for one image, an array for a batch.
-
-    Raises:
-        ValueError: If the shapes differ.
-    """
-    a, b = prepare_for_metric(img1, img2, crop_border, test_y_channel)
-    return _to_python(tf.reduce_mean(tf.math.squared_difference(a, b), axis=[-3, -2, -1]))
+def _measure(values, img1, img2, crop_border, test_y_channel, max_val, window: int = 0):
+    a, b = prepare_for_metric(img1, img2, crop_border, test_y_channel, max_val)
+    height, width = a.shape[-3], a.shape[-2]
+    if height is not None and width is not None and min(height, width) < window:
+        raise ValueError(
+            f"SSIM needs at least {window}x{window} pixels after shaving "
+            f"{crop_border} per side, got {width}x{height}"
+        )
+    value = np.asarray(values(a, b, max_val))
+    return float(value) if np.ndim(value) == 0 else value
 
 
 def _psnr_values(a, b, max_val):
@@ -157,9 +116,8 @@ def _ssim_values(a, b, max_val):
     )
 
 
-def _to_python(value):
-    value = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
-    return float(value) if np.ndim(value) == 0 else value
+def _mse_values(a, b, max_val):
+    return tf.reduce_mean(tf.math.squared_difference(a, b), axis=[-3, -2, -1])
 
 
 @keras.saving.register_keras_serializable(package="sr_keras")
@@ -173,6 +131,8 @@ class PSNR(keras.metrics.Metric):
         name: Metric name shown in logs (``psnr`` / ``val_psnr``).
     """
 
+    _measure = staticmethod(_psnr_values)
+
     def __init__(self, crop_border=0, test_y_channel=True, max_val=1.0, name="psnr", **kwargs):
         super().__init__(name=name, **kwargs)
         self.crop_border = crop_border
@@ -181,11 +141,7 @@ class PSNR(keras.metrics.Metric):
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
-    @staticmethod
-    def _measure(a, b, max_val):
-        return _psnr_values(a, b, max_val)
-
-    def _values(self, y_true, y_pred):
+    def update_state(self, y_true, y_pred, sample_weight=None):
         a, b = prepare_for_metric(
             tf.cast(y_true, tf.float32),
             tf.clip_by_value(tf.cast(y_pred, tf.float32), 0.0, self.max_val),
@@ -193,10 +149,7 @@ class PSNR(keras.metrics.Metric):
             self.test_y_channel,
             self.max_val,
         )
-        return self._measure(a, b, self.max_val)
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        values = self._values(y_true, y_pred)
+        values = self._measure(a, b, self.max_val)
         self.total.assign_add(tf.reduce_sum(values))
         self.count.assign_add(tf.cast(tf.size(values), self.count.dtype))
 
@@ -208,21 +161,15 @@ class PSNR(keras.metrics.Metric):
         self.count.assign(0.0)
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "crop_border": self.crop_border,
-            "test_y_channel": self.test_y_channel,
-            "max_val": self.max_val,
-        }
+        keys = ("name", "crop_border", "test_y_channel", "max_val")
+        return {key: getattr(self, key) for key in keys}
 
 
 @keras.saving.register_keras_serializable(package="sr_keras")
 class SSIM(PSNR):
     """Mean SSIM over images, as a Keras metric (see :class:`PSNR` for the arguments)."""
 
+    _measure = staticmethod(_ssim_values)
+
     def __init__(self, crop_border=0, test_y_channel=True, max_val=1.0, name="ssim", **kwargs):
         super().__init__(crop_border, test_y_channel, max_val, name=name, **kwargs)
-
-    @staticmethod
-    def _measure(a, b, max_val):
-        return _ssim_values(a, b, max_val)
