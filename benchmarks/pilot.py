@@ -66,11 +66,11 @@ def run_report(args) -> None:
             "Steps": int(len(log) * config(model, args.out).steps_per_epoch),
             "Train wall (min)": round(log["seconds"].sum() / 60, 1),
             "Train CPU (min)": round(log["cpu_seconds"].sum() / 60, 1),
-            "Best val Y-PSNR": round(log["val_psnr"].max(), 2),
+            "Final val Y-PSNR": round(log["val_psnr"].iloc[-1], 2),
         }
         for dataset in ("Set5", "Set14"):
             predict, row["Parameters"] = predictor(
-                f"{model}_gr", 4, run / "best.keras", precision="float32"
+                f"{model}_gr", 4, run / "last.keras", precision="float32"
             )
             table = evaluate(predict, shared_data_dir() / dataset, 4, progress=False)
             row[f"{dataset} Y-PSNR"] = round(table["psnr_y"].iloc[-1], 2)
@@ -83,11 +83,20 @@ def run_report(args) -> None:
         f"sample photos), L1, Adam {recipe.learning_rate:g} cosine, batch {recipe.batch_size}, "
         f"HR patch {recipe.patch_size}, seed {recipe.seed}; steps from each model's bfloat16 "
         "step time so that each gets 90 core-minutes; the two ran at once, each pinned to one "
-        f"core. Machine: {machine_description()}. Set5/Set14: standard protocol, best.keras "
-        "(best validation epoch), float32. Command: `python benchmarks/pilot.py` (see its "
+        f"core. Machine: {machine_description()}. Set5/Set14: standard protocol, the weights "
+        "at the end of the budget (last.keras), float32, evaluated with the LeakyReLU fix below. "
+        "Command: `python benchmarks/pilot.py` (see its "
         "docstring). Curves: `figures/pilot_curves.png` (against CPU minutes).\n\n"
     )
-    atomic_write_text(ROOT / "results" / "pilot.md", header + table + "\n")
+    note = (
+        "\n\nRFDN's validation column and curve were logged before the LeakyReLU fix "
+        "(commit 2715f69): in a traced inference graph TensorFlow's oneDNN rewrite fused "
+        "Conv2D+BiasAdd+Add+LeakyReLU and dropped the 0.05 slope, so RFDN's validation ran "
+        "another function than the one it trained (training graphs keep the pre-activation "
+        "for the gradient and are not fused). Its Set5/Set14 columns are from its trained "
+        "weights, rebuilt with the fixed layer.\n"
+    )
+    atomic_write_text(ROOT / "results" / "pilot.md", header + table + note)
     figure = learning_curves(logs, "Pilot x4, bfloat16: equal CPU budget", x="cpu minutes")
     save_figure(figure, ROOT / "results" / "figures" / "pilot_curves.png")
     print(table)
