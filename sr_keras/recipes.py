@@ -12,19 +12,17 @@ import dataclasses
 
 from sr_keras.config import TrainConfig
 
+#: The deck's four models share one budget (issue #13), so the study compares architectures:
+#: 3,000 steps of batch 16 on HR 64 patches, bfloat16. They upscale first and run every
+#: convolution at HR resolution, so the patch is smaller than the sub-pixel models' 96.
+DECK_BUDGET = dict(epochs=6, steps_per_epoch=500, batch_size=16, patch_size=64, learning_rate=1e-3)
+
 #: Per-model overrides of ``TrainConfig`` for the full study run at x4.
 RECIPES: dict[str, dict] = {
-    "srcnn": dict(epochs=20, steps_per_epoch=150, batch_size=16, patch_size=96, learning_rate=1e-3),
-    # About half an hour per run on 2 CPU cores (2,000 steps at ~0.9 s each).
-    "srresnet_lite": dict(
-        epochs=20, steps_per_epoch=100, batch_size=16, patch_size=96, learning_rate=1e-3
-    ),
-    "srresnet": dict(
-        epochs=20, steps_per_epoch=50, batch_size=16, patch_size=48, learning_rate=1e-3
-    ),
-    "sr_autoencoder": dict(
-        epochs=20, steps_per_epoch=50, batch_size=16, patch_size=48, learning_rate=1e-3
-    ),
+    "srcnn": DECK_BUDGET,
+    "srresnet_lite": DECK_BUDGET,
+    "srresnet": DECK_BUDGET,
+    "sr_autoencoder": DECK_BUDGET,
     # The sub-pixel models run at LR resolution, so their steps are cheap (train-step times in
     # results/benchmarks.md) and they get many more steps in their budgets.
     "espcn": dict(epochs=20, steps_per_epoch=500, batch_size=16, patch_size=96, learning_rate=1e-3),
@@ -46,6 +44,55 @@ PILOT = {
     ),
     "rfdn": dict(epochs=20, steps_per_epoch=1200, batch_size=16, patch_size=96, learning_rate=1e-3),
 }
+
+#: The model zoo (issues #13, #15): the flagship (EDSR-baseline, the pilot's winner) at every
+#: scale and a robust x4, and ESPCN at x2/x3; all with the bicubic skip, in bfloat16 on BSDS500,
+#: validated on the sample photos, batch 16, HR patch 96. ``init_from`` names the run whose
+#: ``best.keras`` starts it (under the same runs folder): the x4 run continues the pilot's 16,000
+#: steps, x3 and x2 start from its body (the reverse of EDSR's x2-first trick), the robust model
+#: from its weights with ``degradation="realistic"``.
+ZOO: dict[str, dict] = {
+    "edsr_baseline_gr_x4": dict(
+        model="edsr_baseline",
+        scale=4,
+        init_from="pilot/edsr_baseline_gr_x4",
+        epochs=25,
+        steps_per_epoch=1000,
+        learning_rate=5e-4,
+        ema=0.999,
+    ),
+    "edsr_baseline_gr_x4_realistic": dict(
+        model="edsr_baseline",
+        scale=4,
+        init_from="pilot/edsr_baseline_gr_x4",
+        epochs=8,
+        steps_per_epoch=1000,
+        learning_rate=5e-4,
+        ema=0.999,
+        degradation="realistic",
+    ),
+    "edsr_baseline_gr_x3": dict(
+        model="edsr_baseline",
+        scale=3,
+        init_from="pilot/edsr_baseline_gr_x4",
+        epochs=6,
+        steps_per_epoch=500,
+        learning_rate=5e-4,
+        ema=0.999,
+    ),
+    "edsr_baseline_gr_x2": dict(
+        model="edsr_baseline",
+        scale=2,
+        init_from="pilot/edsr_baseline_gr_x4",
+        epochs=6,
+        steps_per_epoch=500,
+        learning_rate=5e-4,
+        ema=0.999,
+    ),
+    "espcn_gr_x3": dict(model="espcn", scale=3, epochs=20, steps_per_epoch=500, learning_rate=1e-3),
+    "espcn_gr_x2": dict(model="espcn", scale=2, epochs=20, steps_per_epoch=500, learning_rate=1e-3),
+}
+ZOO_COMMON = dict(global_residual=True, batch_size=16, patch_size=96, precision="bfloat16")
 
 #: Shared by every full run: L1 loss, cosine decay, validation on whole images.
 COMMON = dict(loss="l1", schedule="cosine", seed=1)
