@@ -1,16 +1,10 @@
-"""Image sources and tf.data pipelines: DIV2K, any folder of HR images, the embedded sample.
+"""Image sources and tf.data pipelines.
 
-A *source* is one of:
-
-* ``"sample"``: real photos that ship inside scikit-image (astronaut, coffee, chelsea, rocket,
-  ...), so everything runs offline on a fresh machine;
-* a DIV2K root in the official layout (``DIV2K_{train,valid}_HR/0001.png`` and, when present,
-  ``DIV2K_{train,valid}_LR_bicubic/X4/0001x4.png``);
-* any folder of HR images (PNG/JPEG/BMP/TIFF/WebP, searched recursively), e.g. Set5 or BSDS500.
-
-LR images are the official DIV2K ones when present, else made from the HR image with the
-standard degradation (:func:`sr_keras.interpolation.degrade`): HR cropped to a multiple of the
-scale, MATLAB bicubic downscale with antialiasing, rounded to uint8.
+A *source* is ``"sample"`` (photos that ship inside scikit-image: offline on a fresh machine), a
+DIV2K root in the official layout (``DIV2K_{train,valid}_HR/0001.png``, maybe
+``DIV2K_{train,valid}_LR_bicubic/X4/0001x4.png``) or any folder of HR images (searched
+recursively, e.g. Set5). LR images are DIV2K's own where present, else made with the standard
+degradation (:func:`sr_keras.interpolation.degrade` of the HR image cropped to the scale).
 """
 
 from __future__ import annotations
@@ -63,32 +57,11 @@ def sample_dir() -> Path:
 
 def is_div2k_root(path: str | os.PathLike) -> bool:
     """True if ``path`` holds ``DIV2K_train_HR`` or ``DIV2K_valid_HR``."""
-    path = Path(path)
-    return any((path / f"DIV2K_{split}_HR").is_dir() for split in SPLITS)
+    return any((Path(path) / f"DIV2K_{split}_HR").is_dir() for split in SPLITS)
 
 
-def _check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-
-
-def div2k_pairs(root: str | os.PathLike, split: str = "train", scale: int = 4) -> list[ImagePair]:
-    """The HR/LR pairs of a DIV2K root in the official layout.
-
-    Args:
-        root: Folder holding ``DIV2K_{split}_HR`` (and optionally ``DIV2K_{split}_LR_bicubic``).
-        split: ``"train"`` (0001-0800) or ``"valid"`` (0801-0900).
-        scale: 2, 3 or 4: which ``X{scale}`` LR folder to use.
-
-    Returns:
-        Pairs sorted by name; ``lr_path`` is ``None`` where no official LR image exists.
-
-    Raises:
-        ValueError: If ``split`` is unknown.
-        SRKerasError: If the HR folder is missing or empty.
-    """
-    _check_split(split)
-    root = Path(root)
+def _div2k_pairs(root: Path, split: str, scale: int) -> list[ImagePair]:
+    """The pairs of a DIV2K root, ``lr_path`` ``None`` where DIV2K has no LR image."""
     hr_dir = root / f"DIV2K_{split}_HR"
     if not hr_dir.is_dir():
         raise SRKerasError(
@@ -104,37 +77,34 @@ def div2k_pairs(root: str | os.PathLike, split: str = "train", scale: int = 4) -
 
 
 def find_pairs(source: str | os.PathLike, split: str = "train", scale: int = 4) -> list[ImagePair]:
-    """Lists the images of a source (``"sample"``, a DIV2K root or a folder).
+    """The images of a source, sorted.
 
     Args:
         source: ``"sample"``, a DIV2K root or a folder of HR images.
-        split: ``"train"`` or ``"valid"``: selects DIV2K's and the sample's split; a plain
-            folder gives all its images for either split.
+        split: ``"train"`` or ``"valid"``: the split of DIV2K and of the sample; a folder gives
+            all its images for either.
         scale: The scale, to find DIV2K's official LR images.
-
-    Returns:
-        The image pairs, sorted.
 
     Raises:
         ValueError: If ``split`` is unknown.
         SRKerasError: If the source does not exist or holds no image.
     """
-    _check_split(split)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if str(source) == "sample":
         names = SAMPLE_TRAIN if split == "train" else SAMPLE_VALID
         return [ImagePair(Path(name).stem, sample_dir() / name) for name in names]
     if is_div2k_root(source):
-        return div2k_pairs(source, split, scale)
+        return _div2k_pairs(Path(source), split, scale)
     folder = Path(source)
-    return [ImagePair(_relative_name(path, folder), path) for path in list_images(folder)]
-
-
-def _relative_name(path: Path, folder: Path) -> str:
-    return path.relative_to(folder).with_suffix("").as_posix()
+    return [
+        ImagePair(path.relative_to(folder).with_suffix("").as_posix(), path)
+        for path in list_images(folder)
+    ]
 
 
 def load_pair(pair: ImagePair, scale: int) -> tuple[np.ndarray, np.ndarray]:
-    """Reads one pair as uint8 RGB ``(lr, hr)`` with ``hr`` cropped to a multiple of ``scale``.
+    """One pair as uint8 RGB ``(lr, hr)``, ``hr`` cropped to a multiple of ``scale``.
 
     Raises:
         ImageReadError: If a file cannot be read, or the official LR image has the wrong size.
@@ -160,11 +130,8 @@ def load_pair(pair: ImagePair, scale: int) -> tuple[np.ndarray, np.ndarray]:
 def iterate_pairs(
     source: str | os.PathLike, split: str = "valid", scale: int = 4
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """Yields ``(name, lr, hr)`` uint8 arrays of a benchmark source, deterministically.
-
-    Unlike the training stream, an unreadable file raises :class:`ImageReadError`: a
-    benchmark with a missing image would not be comparable.
-    """
+    """Yields ``(name, lr, hr)`` of a benchmark source; an unreadable file raises
+    :class:`ImageReadError` (a benchmark without an image would not be comparable)."""
     for pair in find_pairs(source, split, scale):
         lr, hr = load_pair(pair, scale)
         yield pair.name, lr, hr
@@ -177,24 +144,17 @@ def _pair_loader(pairs: list[ImagePair], scale: int, min_hr_size: int):
         pair = pairs[int(index)]
         try:
             lr, hr = load_pair(pair, scale)
+            if min(hr.shape[:2]) < min_hr_size:
+                raise ImageReadError(
+                    f"{pair.hr_path}: {hr.shape[1]}x{hr.shape[0]} is smaller than the "
+                    f"{min_hr_size}px patch"
+                )
         except ImageReadError as error:
             warnings.warn(f"skipped: {error}", SkippedImageWarning, stacklevel=1)
-            return _empty(), _empty()
-        if min(hr.shape[:2]) < min_hr_size:
-            warnings.warn(
-                f"skipped: {pair.hr_path}: {hr.shape[1]}x{hr.shape[0]} is smaller than the "
-                f"{min_hr_size}px patch",
-                SkippedImageWarning,
-                stacklevel=1,
-            )
-            return _empty(), _empty()
+            return np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0, 3), np.uint8)
         return lr, hr
 
     return load
-
-
-def _empty():
-    return np.zeros((0, 0, 3), np.uint8)
 
 
 def _decoded_pairs(pairs: list[ImagePair], scale: int, min_hr_size: int) -> tf.data.Dataset:
@@ -214,33 +174,21 @@ def _decoded_pairs(pairs: list[ImagePair], scale: int, min_hr_size: int) -> tf.d
 
 
 def random_patch(lr, hr, seed, scale: int, patch_size: int, augment: bool = True):
-    """Crops aligned LR/HR patches at a random place, with random flips and 90-degree turns.
-
-    Args:
-        lr: ``(h, w, 3)`` LR image.
-        hr: ``(h*scale, w*scale, 3)`` HR image.
-        seed: Shape ``[2]`` integer seed for the stateless random ops.
-        scale: The scale.
-        patch_size: HR patch side; the LR patch is ``patch_size // scale``.
-        augment: Apply a random horizontal flip and a random multiple of 90-degree rotation.
-
-    Returns:
-        ``(lr_patch, hr_patch)`` with the same random transform applied to both.
-    """
+    """Aligned LR/HR patches (HR side ``patch_size``) at a random place, with (``augment``)
+    the same random horizontal flip and quarter turns; ``seed`` is a stateless ``[2]`` seed."""
     lr_size = patch_size // scale
     draws = tf.random.stateless_uniform([4], seed=seed)
     lr_shape = tf.shape(lr)
     top = tf.cast(draws[0] * tf.cast(lr_shape[0] - lr_size + 1, tf.float32), tf.int32)
     left = tf.cast(draws[1] * tf.cast(lr_shape[1] - lr_size + 1, tf.float32), tf.int32)
-    lr_patch = lr[top : top + lr_size, left : left + lr_size]
-    hr_patch = hr[top * scale : (top + lr_size) * scale, left * scale : (left + lr_size) * scale]
+    lr_patch, hr_patch = _aligned_crop(lr, hr, top, left, lr_size, scale)
     if augment:
-        flip = draws[2] < 0.5
-        lr_patch = tf.cond(flip, lambda: lr_patch[:, ::-1], lambda: lr_patch)
-        hr_patch = tf.cond(flip, lambda: hr_patch[:, ::-1], lambda: hr_patch)
-        turns = tf.cast(draws[3] * 4.0, tf.int32)
-        lr_patch = tf.image.rot90(lr_patch, turns)
-        hr_patch = tf.image.rot90(hr_patch, turns)
+
+        def transform(patch):
+            patch = tf.cond(draws[2] < 0.5, lambda: patch[:, ::-1], lambda: patch)
+            return tf.image.rot90(patch, tf.cast(draws[3] * 4.0, tf.int32))
+
+        lr_patch, hr_patch = transform(lr_patch), transform(hr_patch)
     lr_patch = tf.ensure_shape(lr_patch, [lr_size, lr_size, 3])
     hr_patch = tf.ensure_shape(hr_patch, [patch_size, patch_size, 3])
     return lr_patch, hr_patch
@@ -273,29 +221,21 @@ def training_dataset(
 ) -> tf.data.Dataset:
     """An endless stream of random aligned ``(lr, hr)`` patch batches, float32 in ``[0, 1]``.
 
-    Decoded (and, without official LR images, degraded) images are cached, so each file is read
-    and degraded once; then images are shuffled, repeated, cropped to random patches with random
-    flips/rotations, batched and prefetched. Unreadable images and images smaller than the patch
+    Images are decoded (and degraded) once and cached, then shuffled, repeated, cropped to
+    random patches, batched and prefetched; unreadable images and images smaller than the patch
     are skipped with a :class:`SkippedImageWarning` naming the file.
 
     Args:
         source: ``"sample"``, a DIV2K root or a folder of HR images.
         scale: 2, 3 or 4.
-        patch_size: HR patch side in pixels (a multiple of ``scale``); LR is
-            ``patch_size // scale``.
+        patch_size: HR patch side, a multiple of ``scale``.
         batch_size: Patches per batch.
         split: Which split of DIV2K or of the sample to read.
-        cache: ``True`` caches decoded images in RAM, a path caches them in that file
-            (re-used by later runs), ``False`` re-reads files every epoch.
+        cache: ``True``: decoded images in RAM; a path: in that file (kept for later runs).
         seed: Makes the stream repeatable (shuffle order, crops and augmentations).
         augment: Random horizontal flips and 90-degree rotations.
-        degradation: ``"bicubic"``: LR patches cropped from the protocol's LR image;
-            ``"realistic"``: each HR patch made small its own random way, seeded
-            (:func:`sr_keras.degradations.realistic`).
-
-    Returns:
-        A ``tf.data.Dataset`` of ``(lr, hr)`` with shapes
-        ``(batch, patch/scale, patch/scale, 3)`` and ``(batch, patch, patch, 3)``.
+        degradation: ``"bicubic"`` (the protocol's LR) or ``"realistic"``
+            (:func:`sr_keras.degradations.realistic`, seeded per patch).
 
     Raises:
         ValueError: If ``patch_size`` is not a positive multiple of ``scale``, ``batch_size`` is
@@ -328,11 +268,7 @@ def training_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def center_crop(lr, hr, scale: int, hr_size: int):
-    """Crops aligned centre patches (HR side ``hr_size``, a multiple of ``scale``)."""
-    lr_size = hr_size // scale
-    top = max((lr.shape[0] - lr_size) // 2, 0)
-    left = max((lr.shape[1] - lr_size) // 2, 0)
+def _aligned_crop(lr, hr, top, left, lr_size: int, scale: int):
     lr = lr[top : top + lr_size, left : left + lr_size]
     hr = hr[top * scale : (top + lr_size) * scale, left * scale : (left + lr_size) * scale]
     return lr, hr
@@ -345,22 +281,11 @@ def validation_dataset(
     center_crop_size: int | None = None,
     cache: bool = True,
 ) -> tf.data.Dataset:
-    """Whole validation images (or fixed centre crops), batch size 1, no randomness.
+    """Whole validation images, or HR centre crops of side ``center_crop_size`` (a multiple of
+    ``scale``), as ``(lr, hr)`` batches of one, float32 in ``[0, 1]``, the same every epoch.
 
-    The images are read once, up front (validation sets are small), so the dataset has a known
-    length and unreadable files are reported before training starts.
-
-    Args:
-        source: ``"sample"``, a DIV2K root or a folder of HR images (e.g. Set5).
-        scale: 2, 3 or 4.
-        split: Which split of DIV2K or of the sample to read.
-        center_crop_size: If set, an HR centre crop of this side (a multiple of ``scale``)
-            instead of the whole image: faster validation on large images.
-        cache: Keep decoded images in RAM between epochs.
-
-    Returns:
-        A ``tf.data.Dataset`` of ``(lr, hr)`` float32 in ``[0, 1]``, shapes ``(1, h, w, 3)``
-        and ``(1, h*scale, w*scale, 3)``, in the same order every epoch.
+    Images are read up front (a known length; unreadable files reported before training);
+    ``cache`` keeps them in RAM between epochs. Other arguments: :func:`training_dataset`.
 
     Raises:
         ValueError: If ``center_crop_size`` is not a multiple of ``scale``.
@@ -377,11 +302,11 @@ def validation_dataset(
     if not images:
         raise SRKerasError(f"no usable validation image in '{source}' (see the warnings above)")
     if center_crop_size:
-        images = [center_crop(lr, hr, scale, center_crop_size) for lr, hr in images]
-    signature = (
-        tf.TensorSpec([None, None, 3], tf.uint8),
-        tf.TensorSpec([None, None, 3], tf.uint8),
-    )
+        size = center_crop_size // scale
+        for index, (lr, hr) in enumerate(images):
+            top, left = (max((side - size) // 2, 0) for side in lr.shape[:2])
+            images[index] = _aligned_crop(lr, hr, top, left, size, scale)
+    signature = (tf.TensorSpec([None, None, 3], tf.uint8),) * 2
     dataset = tf.data.Dataset.from_generator(lambda: iter(images), output_signature=signature)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(images)))
     dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).batch(1)
