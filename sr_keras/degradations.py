@@ -27,21 +27,13 @@ import tensorflow as tf
 
 from sr_keras.interpolation import degrade
 
-EVALUATION_DEGRADATIONS = (
-    "bicubic",
-    "cv2_cubic",
-    "cv2_linear",
-    "cv2_area",
-    "cv2_nearest",
-    "jpeg75",
-    "noise5",
-)
 _OPENCV = {
     "cv2_cubic": cv2.INTER_CUBIC,
     "cv2_linear": cv2.INTER_LINEAR,
     "cv2_area": cv2.INTER_AREA,
     "cv2_nearest": cv2.INTER_NEAREST,
 }
+EVALUATION_DEGRADATIONS = ("bicubic", *_OPENCV, "jpeg75", "noise5")
 #: (method, antialias) of the training downscales, equally likely.
 RESIZES = (
     ("bicubic", True),
@@ -79,17 +71,9 @@ def add_noise(image, seed, draws):
 
 
 def realistic(lr, hr, seed, scale: int):
-    """A random realistic LR patch of an HR patch (see the module's ranges).
-
-    Args:
-        lr: ``(patch/scale, patch/scale, 3)`` uint8: the protocol's LR patch, kept sometimes.
-        hr: ``(patch, patch, 3)`` uint8 HR patch.
-        seed: Shape ``[2]`` integer seed; the same seed gives the same LR.
-        scale: The scale.
-
-    Returns:
-        The uint8 LR patch, shape of ``lr``.
-    """
+    """A random realistic uint8 LR patch (the module's ranges) of a uint8 HR patch, the same
+    for the same ``[2]`` ``seed``; ``lr``, the protocol's LR patch, gives the shape and is kept
+    sometimes."""
     seeds = tf.random.experimental.stateless_split(seed, 2)
     draws = tf.random.stateless_uniform([11], seed=seeds[0])
     size = tf.shape(lr)[:2]
@@ -123,32 +107,15 @@ def realistic(lr, hr, seed, scale: int):
     return tf.ensure_shape(tf.where(draws[10] < 0.25, lr, image), lr.shape)
 
 
-def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
-    """An RGB uint8 image through a JPEG file of ``quality`` (OpenCV, 4:2:0), decoded back."""
-    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    _, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
 def degrade_named(hr: np.ndarray, scale: int, name: str = "bicubic", seed: int = 0) -> np.ndarray:
-    """The LR image of an HR image made small in a named way, deterministically.
-
-    ``bicubic`` is the standard protocol (:func:`sr_keras.interpolation.degrade`); ``cv2_*``
-    are OpenCV's ``resize`` (``INTER_CUBIC``, ``INTER_LINEAR``, ``INTER_AREA``,
-    ``INTER_NEAREST``; none antialiases but area); ``jpeg75`` is the protocol's LR saved as JPEG
-    at quality 75; ``noise5`` adds Gaussian noise of sigma 5 (0..255 units) to it.
-
-    Args:
-        hr: ``HxWx3`` uint8 image whose sides are multiples of ``scale``.
-        scale: The scale.
-        name: One of :data:`EVALUATION_DEGRADATIONS`.
-        seed: Seeds the noise of ``noise5``.
-
-    Returns:
-        The ``(H/scale, W/scale, 3)`` uint8 LR image.
+    """The uint8 LR image of an ``HxWx3`` uint8 HR image (sides multiples of ``scale``) made
+    small in a named way, deterministically: ``bicubic`` the protocol
+    (:func:`sr_keras.interpolation.degrade`), ``cv2_*`` OpenCV's ``resize`` (only ``area``
+    antialiases), ``jpeg75`` the protocol's LR through a JPEG of quality 75 (4:2:0), ``noise5``
+    it plus Gaussian noise of sigma 5 (0..255 units, seeded by ``seed``).
 
     Raises:
-        ValueError: If ``name`` is unknown.
+        ValueError: If ``name`` is not one of :data:`EVALUATION_DEGRADATIONS`.
     """
     if name not in EVALUATION_DEGRADATIONS:
         raise ValueError(f"degradation must be one of {EVALUATION_DEGRADATIONS}, got {name!r}")
@@ -157,7 +124,9 @@ def degrade_named(hr: np.ndarray, scale: int, name: str = "bicubic", seed: int =
         return cv2.resize(hr, size, interpolation=_OPENCV[name])
     lr = degrade(hr, scale)
     if name == "jpeg75":
-        return jpeg(lr, 75)
+        bgr = cv2.cvtColor(lr, cv2.COLOR_RGB2BGR)
+        _, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 75])
+        return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     if name == "noise5":
         noise = np.random.default_rng(seed).normal(0.0, 5.0, lr.shape)
         return np.clip(np.round(lr + noise), 0, 255).astype(np.uint8)

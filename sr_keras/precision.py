@@ -24,11 +24,8 @@ def _cpu_has_bfloat16() -> bool:
 
 
 def native_bfloat16() -> bool:
-    """Whether the device that will run the model computes bfloat16 natively.
-
-    With GPUs: all of compute capability 8.0 or more. Without: the CPU flags ``avx512_bf16``
-    or ``amx_bf16`` (Linux).
-    """
+    """Whether the device computes bfloat16 natively: every GPU of compute capability 8.0 or
+    more; without GPUs, the CPU flag ``avx512_bf16`` or ``amx_bf16`` (Linux)."""
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
@@ -53,11 +50,8 @@ def resolve(precision: str) -> str:
 
 @contextlib.contextmanager
 def policy(precision: str):
-    """Sets Keras' global dtype policy for ``precision`` (resolved), restoring it after.
-
-    Yields:
-        The resolved precision (``float32``, ``bfloat16`` or ``float16``).
-    """
+    """Sets Keras' global dtype policy for ``precision`` while the block runs; yields the
+    resolved precision (``float32``, ``bfloat16`` or ``float16``)."""
     import keras
 
     resolved = resolve(precision)
