@@ -10,7 +10,8 @@ The two run at once, each pinned to one core, so both see the same machine::
 
 A killed run resumes with the same command. Then ``python benchmarks/pilot.py report --out
 ~/runs/pilot`` evaluates both on Set5 and Set14 and writes ``results/pilot.md`` and
-``results/figures/pilot_curves.png``.
+``results/figures/pilot_curves.png``; ``ship`` publishes RFDN's final weights as the
+labelled row ``rfdn_gr_x4`` (``results/weights``, ``results/logs``).
 """
 
 from __future__ import annotations
@@ -102,16 +103,23 @@ def run_report(args) -> None:
     print(table)
 
 
+def run_ship(args) -> None:
+    from sr_keras.train import publish
+
+    run = Path(config("rfdn", args.out).out)
+    print(publish(run, ROOT / "results", "rfdn_gr_x4", weights="last"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train")
     train.add_argument("--model", choices=MODELS, required=True)
     train.add_argument("--out", type=Path, required=True)
-    report = commands.add_parser("report")
-    report.add_argument("--out", type=Path, required=True)
+    for name in ("report", "ship"):
+        commands.add_parser(name).add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    {"train": run_train, "report": run_report}[args.command](args)
+    {"train": run_train, "report": run_report, "ship": run_ship}[args.command](args)
 
 
 if __name__ == "__main__":

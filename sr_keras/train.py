@@ -38,7 +38,12 @@ from sr_keras import data, models, precision
 from sr_keras.config import LOSSES, SCHEDULES, TrainConfig  # noqa: F401 (re-exported)
 from sr_keras.images import SRKerasError
 from sr_keras.metrics import PSNR
-from sr_keras.utils import atomic_write_text, machine_description, remove_stale_temp_files
+from sr_keras.utils import (
+    atomic_write_bytes,
+    atomic_write_text,
+    machine_description,
+    remove_stale_temp_files,
+)
 
 #: The run has diverged when the loss is not finite, or above this many times its lowest
 #: value so far and above 1 (worse than any constant image in [0, 1], for L1 and MSE).
@@ -316,6 +321,29 @@ def save_model(model: keras.Model, path: Path) -> Path:
     temporary = path.with_name(f".{path.stem}.tmp.keras")
     model.save(temporary, overwrite=True)
     os.replace(temporary, path)
+    return path
+
+
+def publish(run_dir: Path, results_dir: Path, name: str, weights: str = "best") -> Path:
+    """Copies a finished run into ``results_dir``: ``weights/<name>.keras`` (``best`` or
+    ``last``, without optimizer state), ``logs/<name>.csv`` and ``logs/<name>.json`` (the
+    run's configuration and summary).
+
+    Raises:
+        SRKerasError: If the run has not finished.
+    """
+    run_dir, results_dir = Path(run_dir), Path(results_dir)
+    if not (run_dir / "summary.json").is_file():
+        raise SRKerasError(f"run '{run_dir}' has not finished: resume it with its command first")
+    model = keras.models.load_model(run_dir / f"{weights}.keras", compile=False)
+    path = save_model(model, results_dir / "weights" / f"{name}.keras")
+    logs = results_dir / "logs"
+    atomic_write_bytes(logs / f"{name}.csv", (run_dir / "log.csv").read_bytes())
+    record = {
+        "config": json.loads((run_dir / "config.json").read_text()),
+        "summary": {**json.loads((run_dir / "summary.json").read_text()), "weights": weights},
+    }
+    atomic_write_text(logs / f"{name}.json", json.dumps(record, indent=2) + "\n")
     return path
 
 
