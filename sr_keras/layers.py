@@ -235,7 +235,7 @@ class ResidualScale(keras.layers.Layer):
         return {**super().get_config(), "factor": self.factor}
 
 
-@keras.saving.register_keras_serializable(package="sr_keras")
+@_register
 class LeakyReLU(keras.layers.Layer):
     """``max(x, negative_slope * x)``: a LeakyReLU for slopes below 1.
 

@@ -1,15 +1,12 @@
 """The deck's four CNNs as Keras functional models, each written as its slide table.
 
 Source: T. Phan, T. Pham, "Image Super-Resolution", AI For Everyone (2022), Bang 1 to Bang 5;
-SRCNN after Dong et al., "Image Super-Resolution Using Deep Convolutional Networks" (TPAMI 2016);
-SRResNet's residual block after Ledig et al., "Photo-Realistic Single Image Super-Resolution
-Using a Generative Adversarial Network" (CVPR 2017).
-
-Every model starts with the interpolation block X1 (bicubic upscaling by ``scale``) inside the
-model, so it maps an LR image straight to its HR estimate, and then refines it at HR resolution.
-Layer names are the slide's block names (X1, X2, ...), so ``model.summary()`` reads like the
-slide table. ReLU follows every convolution but the last; kernels are 3x3 unless the table says.
-Images are float32 in ``[0, 1]``.
+SRCNN after Dong et al. (TPAMI 2016), SRResNet's residual block after Ledig et al. (CVPR 2017).
+Each deck model starts with the interpolation block X1 (bicubic upscaling by ``scale``), so it
+maps an LR image straight to its HR estimate, then refines it at HR resolution. Layer names are
+the slide's block names (X1, X2, ...), so ``model.summary()`` reads like the slide. ReLU follows
+every convolution but the last; kernels are 3x3 unless the table says. Images are float32 in
+``[0, 1]``. The sub-pixel models (ESPCN, EDSR baseline, RFDN) work at LR resolution.
 """
 
 from __future__ import annotations
@@ -43,19 +40,12 @@ class Block:
 
     Attributes:
         name: The slide's block name (``"X2"``, ``"encoder"``...), used as the layer name.
-        operation: ``interpolation``, ``conv``, ``conv_transpose`` (stride 2), ``batch_norm``,
-            ``max_pool`` (2x2), ``residual_block`` (Conv-BN-ReLU-Conv-BN plus skip), ``add``,
-            ``pixel_shuffle`` (by the scale), ``edsr_block`` (Conv-ReLU-Conv, scaled by
-            ``factor``, plus skip), ``upsampler`` (EDSR's: conv and pixel shuffle, twice for
-            x4), ``concat`` (of ``inputs``), ``rfdb`` (RFDN's residual feature distillation
-            block with its ESA attention) or ``pixel_shuffle_block`` (RFDN's: conv to
-            ``filters * scale**2`` channels, then one pixel shuffle).
-        filters: Output channels of convolutions and residual blocks; ``IMAGE_CHANNELS`` for
-            the last convolution, ``SUBPIXEL_CHANNELS`` before a pixel shuffle.
+        operation: A key of :data:`OPERATIONS`.
+        filters: Output channels; ``IMAGE_CHANNELS`` for the last convolution,
+            ``SUBPIXEL_CHANNELS`` before a pixel shuffle.
         kernel_size: Convolution kernel side.
-        inputs: Names of the input blocks (``add`` takes two); default the previous block.
-        activation: Activation after a convolution (``None`` for the last one; ``"lrelu"``
-            for RFDN's LeakyReLU of slope 0.05).
+        inputs: Names of the input blocks of ``add`` and ``concat``.
+        activation: After a convolution (``None`` for the last one; ``"lrelu"``: RFDN's).
         factor: Residual scaling of ``edsr_block``.
     """
 
@@ -72,13 +62,12 @@ def _output(name: str, kernel_size: int = 3) -> Block:
     return Block(name, "conv", IMAGE_CHANNELS, kernel_size=kernel_size, activation=None)
 
 
+# fmt: off
 #: Bang 1: SRCNN, 20,483 parameters.
 SRCNN = (
     Block("X1", "interpolation"),
-    Block("X2", "conv", 64, kernel_size=9),
-    Block("X3", "batch_norm"),
-    Block("X4", "conv", 32, kernel_size=1),
-    Block("X5", "batch_norm"),
+    Block("X2", "conv", 64, kernel_size=9), Block("X3", "batch_norm"),
+    Block("X4", "conv", 32, kernel_size=1), Block("X5", "batch_norm"),
     _output("X6", kernel_size=5),
 )
 
@@ -95,12 +84,9 @@ SRRESNET = (
 SRRESNET_LITE = (
     Block("X1", "interpolation"),
     Block("X2", "conv", 32),
-    Block("X3", "conv", 32),
-    Block("X4", "batch_norm"),
-    Block("X5", "conv", 32),
-    Block("X6", "batch_norm"),
-    Block("X7", "add", inputs=("X6", "X2")),
-    Block("X8", "add", inputs=("X7", "X2")),
+    Block("X3", "conv", 32), Block("X4", "batch_norm"),
+    Block("X5", "conv", 32), Block("X6", "batch_norm"),
+    Block("X7", "add", inputs=("X6", "X2")), Block("X8", "add", inputs=("X7", "X2")),
     Block("X9", "conv", 64),
     _output("X10"),
 )
@@ -108,28 +94,19 @@ SRRESNET_LITE = (
 #: Bang 4 and 5: the SR autoencoder (encoder, then decoder), 1,848,067 parameters.
 SR_AUTOENCODER = (
     Block("X1", "interpolation"),
-    Block("X2", "conv", 64),
-    Block("X3", "conv", 64),
-    Block("X4", "max_pool"),
-    Block("X5", "conv", 128),
-    Block("X6", "conv", 128),
-    Block("X7", "max_pool"),
+    Block("X2", "conv", 64), Block("X3", "conv", 64), Block("X4", "max_pool"),
+    Block("X5", "conv", 128), Block("X6", "conv", 128), Block("X7", "max_pool"),
     Block("encoder", "conv", 256),
-    Block("X8", "conv_transpose", 256),
-    Block("X9", "conv", 128),
-    Block("X10", "conv", 128),
+    Block("X8", "conv_transpose", 256), Block("X9", "conv", 128), Block("X10", "conv", 128),
     Block("X11", "add", inputs=("X6", "X10")),
-    Block("X12", "conv_transpose", 128),
-    Block("X13", "conv", 64),
-    Block("X14", "conv", 64),
+    Block("X12", "conv_transpose", 128), Block("X13", "conv", 64), Block("X14", "conv", 64),
     Block("X15", "add", inputs=("X3", "X14")),
     _output("decoder"),
 )
+# fmt: on
 
-
-#: ESPCN (Shi et al., "Real-Time Single Image and Video Super-Resolution Using an Efficient
-#: Sub-Pixel Convolutional Neural Network", CVPR 2016): every convolution at LR resolution,
-#: tanh activations as in the paper, then a pixel shuffle. 37,200 parameters at x4.
+#: ESPCN (Shi et al., CVPR 2016): every convolution at LR resolution, tanh activations as in
+#: the paper, then a pixel shuffle. 37,200 parameters at x4.
 ESPCN = (
     Block("conv1", "conv", 64, kernel_size=5, activation="tanh"),
     Block("conv2", "conv", 32, activation="tanh"),
@@ -137,9 +114,8 @@ ESPCN = (
     Block("pixel_shuffle", "pixel_shuffle"),
 )
 
-#: EDSR baseline (Lim et al., "Enhanced Deep Residual Networks for Single Image
-#: Super-Resolution", CVPRW 2017): no batch norm, 16 residual blocks of 64 filters with residual
-#: scaling 0.1, a long skip, and a pixel-shuffle upsampler. 1,517,571 parameters at x4.
+#: EDSR baseline (Lim et al., CVPRW 2017): no batch norm, 16 residual blocks of 64 filters with
+#: residual scaling 0.1, a long skip, and a pixel-shuffle upsampler. 1,517,571 parameters at x4.
 EDSR_BASELINE = (
     Block("head", "conv", 64, activation=None),
     *(Block(f"block{index}", "edsr_block", 64, factor=0.1) for index in range(1, 17)),
@@ -149,9 +125,7 @@ EDSR_BASELINE = (
     _output("tail"),
 )
 
-
-#: RFDN (Liu, Tang, Wu, "Residual Feature Distillation Network for Lightweight Image
-#: Super-Resolution", ECCV Workshops 2020), the AIM 2020 efficient SR winner, as the official
+#: RFDN (Liu, Tang, Wu, ECCV Workshops 2020; the AIM 2020 efficient SR winner), as the official
 #: code (github.com/njulj/RFDN, RFDN.py and block.py): 50 features, 4 RFDB blocks, a 1x1
 #: fusion of the 4 block outputs, a long skip and a one-step pixel-shuffle upsampler.
 #: Parameters, from the official layout (weights + biases):
@@ -163,12 +137,9 @@ EDSR_BASELINE = (
 #:   fuse 1x1, 200 -> 50: 10,050; lr_conv 3x3, 50 -> 50: 22,550
 #:   upsampler 3x3, 50 -> 3 * scale**2: 5,412 (x2), 12,177 (x3), 21,648 (x4)
 #:   total: 417,212 (x2), 423,977 (x3), 433,448 (x4): the 0.433M of the AIM 2020 report.
-#: RFDN rather than IMDN (Hui et al. 2019, the AIM 2019 winner): IMDN's contrast-aware channel
-#: attention pools each channel's mean and standard deviation over the whole image, so every
-#: output pixel depends on the whole input and a tiled result depends on the tiling. RFDN's ESA
-#: is local (a strided convolution, a 7x7 max pool and three 3x3 convolutions at 1/6 of the
-#: size), so tiled upscaling with an overlap stays close to the untiled output; not identical,
-#: as the pooling grid and the bilinear ratio back to full size depend on the tile.
+#: Not IMDN (the AIM 2019 winner): its channel attention pools over the whole image, so a tiled
+#: result depends on the tiling. RFDN's ESA is local (strided conv, 7x7 max pool, 3x3 convs at
+#: 1/6 of the size): tiled upscaling with an overlap stays close to the untiled output.
 RFDN = (
     Block("head", "conv", 50, activation=None),
     *(Block(f"rfdb{index}", "rfdb", 50) for index in range(1, 5)),
@@ -192,9 +163,8 @@ class ModelSpec:
         table: Its blocks.
         parameters: The published parameter count at x4.
         description: One line naming the model and its source.
-        tile_multiple: Tiled inference should keep LR tile origins on multiples of this: 4 for
-            the autoencoder's two 2x2 poolings (and, harmlessly, the others), 6 for RFDN, whose
-            ESA branch strides by 2 then 3, so tiles share the whole image's pooling grid.
+        tile_multiple: Tiled inference keeps LR tile origins on multiples of this: 4 for the
+            autoencoder's two 2x2 poolings, 6 for RFDN's ESA (strides 2 then 3).
     """
 
     table: tuple[Block, ...]
@@ -220,43 +190,27 @@ MODELS: dict[str, ModelSpec] = {
 #: The deck's models: they interpolate first and run every convolution at HR resolution.
 DECK_MODELS = ("srcnn", "srresnet", "srresnet_lite", "sr_autoencoder")
 
+#: Each operation of a table and its label in :func:`layer_table`.
+OPERATIONS = {
+    "interpolation": "Interpolation (bicubic)",
+    "conv": "Conv2D {k}x{k}",
+    "conv_transpose": "Conv2DTranspose {k}x{k}, stride 2",
+    "batch_norm": "Batch Normalization",
+    "max_pool": "MaxPooling2D 2x2",
+    "residual_block": "residual_block",  # SRResNet's Conv-BN-ReLU-Conv-BN plus skip
+    "add": "Add[{inputs}]",
+    "pixel_shuffle": "PixelShuffle",  # by the scale
+    "edsr_block": "residual block (Conv-ReLU-Conv) x {factor}",  # plus skip
+    "upsampler": "Conv2D 3x3 + PixelShuffle (twice for x4)",  # EDSR's
+    "concat": "Concatenate[{inputs}]",
+    "rfdb": "RFDB (3 distillation steps, c4, c5, ESA)",  # with its ESA attention
+    "pixel_shuffle_block": "Conv2D 3x3 + PixelShuffle",  # RFDN's: one shuffle by the scale
+}
+
 
 def available_models() -> list[str]:
     """The names that :func:`build` accepts."""
     return list(MODELS)
-
-
-def _residual_block(x, block: Block):
-    skip = x
-    x = keras.layers.Conv2D(block.filters, 3, padding="same", name=f"{block.name}_conv1")(x)
-    x = keras.layers.BatchNormalization(name=f"{block.name}_bn1")(x)
-    x = keras.layers.Activation("relu", name=f"{block.name}_relu")(x)
-    x = keras.layers.Conv2D(block.filters, 3, padding="same", name=f"{block.name}_conv2")(x)
-    x = keras.layers.BatchNormalization(name=f"{block.name}_bn2")(x)
-    return keras.layers.Add(name=block.name)([skip, x])
-
-
-def _edsr_block(x, block: Block):
-    skip = x
-    x = keras.layers.Conv2D(block.filters, 3, padding="same", name=f"{block.name}_conv1")(x)
-    x = keras.layers.Activation("relu", name=f"{block.name}_relu")(x)
-    x = keras.layers.Conv2D(block.filters, 3, padding="same", name=f"{block.name}_conv2")(x)
-    x = ResidualScale(block.factor, name=f"{block.name}_scale")(x)
-    return keras.layers.Add(name=block.name)([skip, x])
-
-
-def _upsampler(x, block: Block, filters: int, steps: tuple[int, ...], options: dict):
-    for index, step in enumerate(steps, start=1):
-        x = keras.layers.Conv2D(
-            filters * step * step, 3, padding="same", name=f"{block.name}_conv{index}", **options
-        )(x)
-        name = block.name if index == len(steps) else f"{block.name}_shuffle{index}"
-        x = PixelShuffle(step, name=name, dtype=options.get("dtype"))(x)
-    return x
-
-
-def _leaky_relu(x, name: str):
-    return LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=name)(x)
 
 
 def _conv(x, filters: int, kernel_size: int, name: str, activation: str | None = None, **options):
@@ -271,6 +225,33 @@ def _conv(x, filters: int, kernel_size: int, name: str, activation: str | None =
         **options,
     )(x)
     return _leaky_relu(x, f"{name}_lrelu") if leaky else x
+
+
+def _leaky_relu(x, name: str):
+    return LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=name)(x)
+
+
+def _residual_block(x, block: Block):
+    """SRResNet's Conv-BN-ReLU-Conv-BN, or EDSR's Conv-ReLU-Conv scaled, plus the skip."""
+    name, batch_norm = block.name, block.operation == "residual_block"
+    y = _conv(x, block.filters, 3, f"{name}_conv1")
+    if batch_norm:
+        y = keras.layers.BatchNormalization(name=f"{name}_bn1")(y)
+    y = keras.layers.Activation("relu", name=f"{name}_relu")(y)
+    y = _conv(y, block.filters, 3, f"{name}_conv2")
+    if batch_norm:
+        y = keras.layers.BatchNormalization(name=f"{name}_bn2")(y)
+    else:
+        y = ResidualScale(block.factor, name=f"{name}_scale")(y)
+    return keras.layers.Add(name=name)([x, y])
+
+
+def _upsampler(x, block: Block, filters: int, steps: tuple[int, ...], options: dict):
+    for index, step in enumerate(steps, start=1):
+        x = _conv(x, filters * step * step, 3, f"{block.name}_conv{index}", **options)
+        name = block.name if index == len(steps) else f"{block.name}_shuffle{index}"
+        x = PixelShuffle(step, name=name, dtype=options.get("dtype"))(x)
+    return x
 
 
 def _rfdb_block(x, block: Block):
@@ -291,10 +272,9 @@ def _rfdb_block(x, block: Block):
 def _esa_block(x, name: str):
     """RFDN's enhanced spatial attention: ``x`` times a sigmoid mask from a strided branch.
 
-    The branch (stride-2 valid conv, 7x7 stride-3 max pool, three 3x3 convs) is padded up to
-    :data:`ESA_MINIMUM_SIZE` by mirroring, upsampled back to that padded size (bilinear, half-
-    pixel centres, as PyTorch's ``align_corners=False``) and cropped: any input size works and
-    inputs of 15 pixels or more are computed exactly as the official model.
+    The branch (stride-2 valid conv, 7x7 stride-3 max pool, three 3x3 convs) is mirror-padded
+    to :data:`ESA_MINIMUM_SIZE`, upsampled back (bilinear, PyTorch's ``align_corners=False``)
+    and cropped: any input size works, and from 15 pixels on it is the official model exactly.
     """
     filters, reduced, prefix = x.shape[-1], x.shape[-1] // 4, f"{name}_esa"
     c1_ = _conv(x, reduced, 1, f"{prefix}_conv1")
@@ -311,86 +291,75 @@ def _esa_block(x, name: str):
     return keras.layers.Multiply(name=name)([x, mask])
 
 
-def _apply_block(
-    block: Block, x, outputs: dict, scale: int, channels: int, is_last: bool, zero_init: bool
-):
-    filters = {IMAGE_CHANNELS: channels, SUBPIXEL_CHANNELS: channels * scale * scale}.get(
-        block.filters, block.filters
-    )
-    options = {}
-    if is_last:
-        # The output layers (like the bicubic block) compute in float32 even under a
-        # mixed-precision policy.
-        options["dtype"] = "float32"
-    if is_last and zero_init:
-        # With a global residual the model starts as exact bicubic interpolation.
-        options["kernel_initializer"] = "zeros"
-    if block.operation == "interpolation":
-        return BicubicUpsample(scale, name=block.name, dtype="float32")(x)
-    if block.operation == "conv":
-        return _conv(x, filters, block.kernel_size, block.name, block.activation, **options)
-    if block.operation == "conv_transpose":
+def _apply_block(block: Block, x, outputs: dict, scale: int, filters, options: dict):
+    operation, name = block.operation, block.name
+    if operation == "interpolation":
+        return BicubicUpsample(scale, name=name, dtype="float32")(x)
+    if operation == "conv":
+        return _conv(x, filters, block.kernel_size, name, block.activation, **options)
+    if operation == "conv_transpose":
         return keras.layers.Conv2DTranspose(
-            filters,
-            block.kernel_size,
-            strides=2,
-            padding="same",
-            activation=block.activation,
-            name=block.name,
-        )(x)
-    if block.operation == "batch_norm":
-        return keras.layers.BatchNormalization(name=block.name)(x)
-    if block.operation == "max_pool":
-        return keras.layers.MaxPooling2D(2, name=block.name)(x)
-    if block.operation == "residual_block":
+            filters, block.kernel_size, strides=2, padding="same", activation=block.activation,
+            name=name,
+        )(x)  # fmt: skip
+    if operation == "batch_norm":
+        return keras.layers.BatchNormalization(name=name)(x)
+    if operation == "max_pool":
+        return keras.layers.MaxPooling2D(2, name=name)(x)
+    if operation in ("residual_block", "edsr_block"):
         return _residual_block(x, block)
-    if block.operation == "edsr_block":
-        return _edsr_block(x, block)
-    if block.operation == "upsampler":
-        return _upsampler(x, block, filters, (2, 2) if scale == 4 else (scale,), options)
-    if block.operation == "pixel_shuffle_block":
-        return _upsampler(x, block, filters, (scale,), options)
-    if block.operation == "rfdb":
+    if operation in ("upsampler", "pixel_shuffle_block"):
+        steps = (2, 2) if scale == 4 and operation == "upsampler" else (scale,)
+        return _upsampler(x, block, filters, steps, options)
+    if operation == "rfdb":
         return _rfdb_block(x, block)
-    if block.operation == "concat":
-        return keras.layers.Concatenate(name=block.name)([outputs[name] for name in block.inputs])
-    if block.operation == "pixel_shuffle":
-        return PixelShuffle(scale, name=block.name, dtype=options.get("dtype"))(x)
-    if block.operation == "add":
-        return keras.layers.Add(name=block.name)([outputs[name] for name in block.inputs])
-    raise ValueError(f"unknown operation {block.operation!r} in block {block.name}")
+    if operation == "pixel_shuffle":
+        return PixelShuffle(scale, name=name, dtype=options.get("dtype"))(x)
+    if operation in ("add", "concat"):
+        layer = keras.layers.Add if operation == "add" else keras.layers.Concatenate
+        return layer(name=name)([outputs[input_name] for input_name in block.inputs])
+    raise ValueError(f"unknown operation {operation!r} in block {name}")
 
 
-def build_from_table(
-    table: tuple[Block, ...],
-    scale: int = 4,
-    channels: int = 3,
-    global_residual: bool = False,
-    name: str | None = None,
+def build(
+    name: str, scale: int = 4, channels: int = 3, global_residual: bool = False
 ) -> keras.Model:
-    """Builds a functional model from a slide table.
+    """Builds one of the registered models (see :func:`available_models`).
 
     Args:
-        table: The blocks, the first being ``interpolation``.
-        scale: Upscaling factor of the interpolation block.
-        channels: Image channels (3 for RGB).
-        global_residual: Add the interpolated input X1 to the output (the network learns the
-            residual; zero extra parameters). The last convolution then starts at zero, so the
-            untrained model is exactly its bicubic block.
-        name: The model's name.
+        name: ``srcnn``, ``srresnet``, ``srresnet_lite``, ``sr_autoencoder`` (the deck's),
+            ``espcn``, ``edsr_baseline`` or ``rfdn``.
+        scale: 2, 3 or 4.
+        channels: Image channels (3 for RGB; the slide counts assume 3).
+        global_residual: Add the bicubic-interpolated input to the output (not in the deck; no
+            extra parameters). The last convolution then starts at zero: the untrained model
+            is exactly bicubic.
 
     Returns:
-        A ``keras.Model`` from ``(None, H, W, channels)`` to ``(None, scale*H, scale*W,
-        channels)`` for any ``H`` and ``W``.
+        The uncompiled ``keras.Model`` from ``(None, H, W, channels)`` to ``(None, scale*H,
+        scale*W, channels)``, named ``name`` (``name + "_gr"`` with the global residual).
+
+    Raises:
+        ValueError: If ``name`` or ``scale`` is not supported.
     """
+    if name not in MODELS:
+        raise ValueError(f"name must be one of {available_models()}, got {name!r}")
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    table = MODELS[name].table
     inputs = keras.Input((None, None, channels), name="lr")
     pools = sum(block.operation == "max_pool" for block in table)
+    sizes = {IMAGE_CHANNELS: channels, SUBPIXEL_CHANNELS: channels * scale * scale}
     outputs: dict = {}
     x = inputs
     for index, block in enumerate(table):
-        is_last = index == len(table) - 1
-        x = _apply_block(block, x, outputs, scale, channels, is_last, global_residual)
-        outputs[block.name] = x
+        options = {}
+        if index == len(table) - 1:  # the output layer computes in float32 in mixed precision
+            options["dtype"] = "float32"
+            if global_residual:  # the model starts as exact bicubic interpolation
+                options["kernel_initializer"] = "zeros"
+        filters = sizes.get(block.filters, block.filters)
+        x = outputs[block.name] = _apply_block(block, x, outputs, scale, filters, options)
         if block.operation == "interpolation" and pools:
             x = PadToMultiple(2**pools, name=f"{block.name}_pad")(x)
     if table[0].operation == "interpolation":
@@ -401,68 +370,21 @@ def build_from_table(
         x = CropToMatch(name="crop", dtype="float32")([x, interpolated])
     if global_residual:
         x = keras.layers.Add(name="global_residual", dtype="float32")([x, interpolated])
-    return keras.Model(inputs, x, name=name)
-
-
-def build(
-    name: str, scale: int = 4, channels: int = 3, global_residual: bool = False
-) -> keras.Model:
-    """Builds one of the registered models (see :func:`available_models`).
-
-    Args:
-        name: ``srcnn``, ``srresnet``, ``srresnet_lite``, ``sr_autoencoder`` (the deck's),
-            ``espcn``, ``edsr_baseline`` or ``rfdn`` (sub-pixel models working at LR
-            resolution).
-        scale: 2, 3 or 4.
-        channels: Image channels (3 for RGB; the slide counts assume 3).
-        global_residual: Add the bicubic-interpolated input to the output (not in the deck;
-            zero extra parameters, usually faster training; EDSR's "bicubic skip").
-
-    Returns:
-        The uncompiled ``keras.Model``, named ``name`` (``name + "_gr"`` with the global
-        residual).
-
-    Raises:
-        ValueError: If ``name`` or ``scale`` is not supported.
-    """
-    if name not in MODELS:
-        raise ValueError(f"name must be one of {available_models()}, got {name!r}")
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-    model_name = f"{name}_gr" if global_residual else name
-    return build_from_table(MODELS[name].table, scale, channels, global_residual, model_name)
+    return keras.Model(inputs, x, name=f"{name}_gr" if global_residual else name)
 
 
 def _operation_label(block: Block) -> str:
-    labels = {
-        "interpolation": "Interpolation (bicubic)",
-        "conv": f"Conv2D {block.kernel_size}x{block.kernel_size}"
-        + (" + LeakyReLU 0.05" if block.activation == LEAKY_RELU else ""),
-        "conv_transpose": f"Conv2DTranspose {block.kernel_size}x{block.kernel_size}, stride 2",
-        "batch_norm": "Batch Normalization",
-        "max_pool": "MaxPooling2D 2x2",
-        "residual_block": "residual_block",
-        "add": f"Add[{', '.join(block.inputs)}]",
-        "pixel_shuffle": "PixelShuffle",
-        "edsr_block": f"residual block (Conv-ReLU-Conv) x {block.factor}",
-        "upsampler": "Conv2D 3x3 + PixelShuffle (twice for x4)",
-        "concat": f"Concatenate[{', '.join(block.inputs)}]",
-        "rfdb": "RFDB (3 distillation steps, c4, c5, ESA)",
-        "pixel_shuffle_block": "Conv2D 3x3 + PixelShuffle",
-    }
-    return labels[block.operation]
+    label = OPERATIONS[block.operation].format(
+        k=block.kernel_size, inputs=", ".join(block.inputs), factor=block.factor
+    )
+    return label + (" + LeakyReLU 0.05" if block.activation == LEAKY_RELU else "")
 
 
 def layer_table(model_name: str, scale: int = 4, channels: int = 3) -> pd.DataFrame:
     """The slide table of a model, with each block's output size and parameter count.
 
-    Sizes are written as the slide writes them: ``A x B`` is the HR size (the LR size times the
-    scale), ``(A/2) x (B/2)`` after a pooling, ``(A/4) x (B/4)`` at LR resolution for x4.
-
-    Args:
-        model_name: A registered model name.
-        scale: The scale.
-        channels: Image channels.
+    Sizes as the slide writes them: ``AxB`` the HR size (the LR size times the scale),
+    ``(A/2)x(B/2)`` after a pooling, ``(A/4)x(B/4)`` at LR resolution for x4.
 
     Returns:
         A DataFrame with columns ``Block, Input, Operation, Channels, Parameters`` and a last
@@ -479,20 +401,11 @@ def layer_table(model_name: str, scale: int = 4, channels: int = 3) -> pd.DataFr
             for layer in model.layers
             if layer.name == block.name or layer.name.startswith(f"{block.name}_")
         ]
-        parameters = sum(layer.count_params() for layer in layers)
         output_channels = model.get_layer(block.name).output.shape[-1]
         size = "AxB" if divisor == 1 else f"(A/{divisor})x(B/{divisor})"
-        rows.append(
-            {
-                "Block": block.name,
-                "Input": "(Input)"
-                if block.operation == "interpolation"
-                else f"{size}x{channels_in}",
-                "Operation": _operation_label(block),
-                "Channels": output_channels,
-                "Parameters": parameters,
-            }
-        )
+        source = "(Input)" if block.operation == "interpolation" else f"{size}x{channels_in}"
+        parameters = sum(layer.count_params() for layer in layers)
+        rows.append([block.name, source, _operation_label(block), output_channels, parameters])
         if block.operation == "max_pool":
             divisor *= 2
         elif block.operation == "conv_transpose":
@@ -500,8 +413,5 @@ def layer_table(model_name: str, scale: int = 4, channels: int = 3) -> pd.DataFr
         elif block.operation in ("pixel_shuffle", "upsampler", "pixel_shuffle_block"):
             divisor = 1
         channels_in = output_channels
-    total = model.count_params()
-    rows.append(
-        {"Block": "Total", "Input": "", "Operation": "", "Channels": "", "Parameters": total}
-    )
-    return pd.DataFrame(rows)
+    rows.append(["Total", "", "", "", model.count_params()])
+    return pd.DataFrame(rows, columns=["Block", "Input", "Operation", "Channels", "Parameters"])
