@@ -1,16 +1,17 @@
-"""The ``sr-keras`` command line (also ``python -m sr_keras``).
+"""The ``sr-keras`` command line (also ``python -m sr_keras``): parses, then calls the library.
 
-Subcommands: ``study`` (the main job), ``evaluate``, ``train``, ``upscale``, ``summary``,
-``interpolate``, ``download``.
-Errors caused by the input (missing folders, unreadable images, bad arguments) print one clear
-message and exit with status 2 instead of a traceback.
+Errors caused by the input (missing folders, unreadable images, bad arguments) print one line
+and exit with status 2 instead of a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -24,8 +25,8 @@ MAX_INTERPOLATION_SCALE = 16
 
 
 def _import_tensorflow_quietly() -> None:
-    """Imports TensorFlow without its start-up lines: some of its C++ libraries log before their
-    logging is set up, where ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them (shown if it fails)."""
+    """Imports TensorFlow without the lines its C++ libraries log before their logging is set
+    up (shown if the import fails)."""
     if "tensorflow" in sys.modules:
         return
     from sr_keras.utils import quiet_native_stderr
@@ -35,27 +36,22 @@ def _import_tensorflow_quietly() -> None:
         import tensorflow  # noqa: F401
 
 
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+def _integer(allowed, message: str):
+    def parse(text: str) -> int:
+        value = int(text)
+        if not allowed(value):
+            raise argparse.ArgumentTypeError(message.format(value))
+        return value
+
+    return parse
 
 
-def _interpolation_scale(text: str) -> int:
-    value = int(text)
-    if not 2 <= value <= MAX_INTERPOLATION_SCALE:
-        raise argparse.ArgumentTypeError(
-            f"scale must be an integer from 2 to {MAX_INTERPOLATION_SCALE}, got {value}"
-        )
-    return value
-
-
-def _scale(text: str) -> int:
-    value = int(text)
-    if value not in (2, 3, 4):
-        raise argparse.ArgumentTypeError(f"scale must be 2, 3 or 4, got {value}")
-    return value
+_non_negative = _integer(lambda value: value >= 0, "must be 0 or more, got {}")
+_scale = _integer(lambda value: value in (2, 3, 4), "scale must be 2, 3 or 4, got {}")
+_interpolation_scale = _integer(
+    lambda value: 2 <= value <= MAX_INTERPOLATION_SCALE,
+    f"scale must be an integer from 2 to {MAX_INTERPOLATION_SCALE}, got {{}}",
+)
 
 
 def _scales(text: str) -> list[int]:
@@ -69,350 +65,186 @@ def _names(values: list[str]) -> list[str]:
     return [name for value in values for name in value.split(",") if name]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of all subcommands."""
-    from sr_keras import __version__
-
-    parser = argparse.ArgumentParser(
-        prog="sr-keras",
-        description="Single-image super-resolution in Keras: baselines, models, evaluation.",
-    )
-    parser.add_argument("--version", action="version", version=f"sr-keras {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    study = commands.add_parser(
-        "study",
-        help="run the study end to end (main job): baselines, the four models, comparison",
-        description="Evaluate the interpolation baselines at each scale, train the deck's four "
-        "models (deck version and global-residual variant), evaluate them with the standard "
-        "protocol and write tables and figures. Quick mode (default) trains a few steps on the "
-        "embedded sample (results under runs/quick/results); --full runs the real study "
-        "(results into --out).",
-    )
-    study.add_argument(
-        "--full",
-        action="store_const",
-        const="full",
-        dest="mode",
-        help="the real study (also SR_KERAS_MODE=full); default: quick",
-    )
-    study.add_argument("--mode", choices=["quick", "full"], default=None, help=argparse.SUPPRESS)
-    study.add_argument(
-        "--data",
-        action="append",
-        default=None,
-        help="baseline sources: 'sample', a DIV2K root or a folder of HR images; repeat for "
-        "several (default: sample, plus Set5 and Set14 in full mode when present)",
-    )
-    study.add_argument(
-        "--train-data",
-        default=None,
-        help="training source of the full mode: a DIV2K root or a folder of HR images "
-        "(default: SR_KERAS_DATA or ../shared/data/BSDS500)",
-    )
-    study.add_argument(
-        "--models",
-        default="srcnn,srresnet_lite,srresnet,sr_autoencoder,espcn,edsr_baseline",
-        help="comma-separated models to train, each as itself and with the global residual "
-        "(default: the deck's four and the two sub-pixel models)",
-    )
-    study.add_argument("--baselines-only", action="store_true", help="skip the models")
-    study.add_argument(
-        "--self-ensemble",
-        action="store_true",
-        help="add each model's gain from the 8-way self-ensemble to the comparison "
-        "(8x the evaluation time)",
-    )
-    study.add_argument("--scales", type=_scales, default=[2, 3, 4], help="e.g. 2,3,4 (default)")
-    study.add_argument("--out", type=Path, default=Path("results"), help="results folder")
-    study.add_argument("--split", default="valid", choices=["train", "valid"])
-    _add_precision_argument(study)
-
-    evaluate = commands.add_parser(
-        "evaluate",
-        help="measure methods on a dataset with the standard protocol",
-        description="Per-image and mean Y-PSNR, Y-SSIM, RGB PSNR, MSE and time per image.",
-    )
-    evaluate.add_argument(
-        "--model",
-        action="append",
-        required=True,
-        help="a model (srcnn, srresnet, srresnet_lite, sr_autoencoder, espcn, edsr_baseline, rfdn; "
-        "suffix _gr for the global-residual variant) or a baseline "
-        "(nearest, bilinear, bicubic = MATLAB a=-0.5, bicubic_opencv = a=-0.75); repeat or "
-        "comma-separate for a comparison table",
-    )
-    evaluate.add_argument(
-        "--weights",
-        action="append",
-        default=[],
-        help="weights (.keras) of each model, in the order of --model (baselines take none); "
-        "default: the project's trained weights in results/weights",
-    )
-    evaluate.add_argument(
-        "--dataset", required=True, help="folder of HR images, a DIV2K root, or 'sample'"
-    )
-    evaluate.add_argument("--scale", type=_scale, default=4)
-    evaluate.add_argument("--split", default="valid", choices=["train", "valid"])
-    evaluate.add_argument(
-        "--crop-border",
-        type=_non_negative,
-        default=None,
-        help="pixels shaved per side (default: scale)",
-    )
-    evaluate.add_argument("--csv", type=Path, default=None, help="write the table as CSV")
-    evaluate.add_argument("--markdown", action="store_true", help="print Markdown tables")
-    evaluate.add_argument(
-        "--report",
-        type=Path,
-        default=None,
-        help="write the deck-style comparison table (Name | Parameters | Loss (MSE) | PSNR | "
-        "Time, plus Y-PSNR and Y-SSIM) to REPORT.csv and REPORT.md",
-    )
-    evaluate.add_argument(
-        "--tile",
-        type=_non_negative,
-        default=0,
-        help="LR tile side for model inference (0: whole image)",
-    )
-    evaluate.add_argument(
-        "--self-ensemble",
-        action="store_true",
-        help="average each model over the 8 flips/rotations (EDSR's '+'; 8x slower)",
-    )
-    evaluate.add_argument(
-        "--overwrite", action="store_true", help="replace existing --csv/--report files"
-    )
-    evaluate.add_argument(
-        "--degradation",
-        default="bicubic",
-        metavar="NAME",
-        help="how LR images are made from HR: bicubic (default: the protocol, MATLAB, "
-        "antialiased), cv2_cubic, cv2_linear, cv2_area, cv2_nearest (OpenCV resize), jpeg75, "
-        "noise5 (the protocol's LR as JPEG at quality 75, or with Gaussian noise of sigma 5)",
-    )
-    _add_precision_argument(evaluate)
-
-    train = commands.add_parser(
-        "train",
-        help="train a model (resumes a killed run when re-run with the same arguments)",
-        description="Train with model.fit: Adam with a schedule, validation Y-PSNR on whole "
-        "images each epoch, best/last checkpoints, CSV log, BackupAndRestore.",
-    )
-    _add_train_arguments(train)
-
-    summary = commands.add_parser(
-        "summary",
-        help="print a model's layer table as on the slide, with the total parameter count",
-    )
-    summary.add_argument("--model", required=True)
-    summary.add_argument("--scale", type=_scale, default=4)
-    summary.add_argument("--keras", action="store_true", help="print Keras' model.summary()")
-
-    upscale = commands.add_parser(
-        "upscale",
-        help="upscale your own images with a trained model",
-        description="Upscale files or folders; large images run in tiles with bounded memory. "
-        "Grayscale stays grayscale, RGBA keeps its alpha, 16-bit stays 16-bit.",
-    )
-    upscale.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
-    upscale.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    upscale.add_argument(
-        "--model",
-        default=None,
-        help="a model (srcnn, srresnet, srresnet_lite, sr_autoencoder, espcn, edsr_baseline, rfdn; "
-        "suffix _gr for the global-residual variant) or a baseline; default: the shipped model "
-        "with the best Set5 Y-PSNR",
-    )
-    upscale.add_argument("--scale", type=_scale, default=4)
-    upscale.add_argument("--weights", type=Path, default=None)
-    upscale.add_argument(
-        "--tile",
-        type=_non_negative,
-        default=256,
-        help="largest LR tile side in pixels, smaller where one tile of the model would need "
-        "more than 768 MB (0: no tiling)",
-    )
-    upscale.add_argument(
-        "--overlap", type=_non_negative, default=32, help="LR context per tile side"
-    )
-    upscale.add_argument(
-        "--self-ensemble",
-        action="store_true",
-        help="average over the 8 flips/rotations (8x slower, usually a little sharper)",
-    )
-    upscale.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace existing outputs (default: skip them, so that a rerun resumes)",
-    )
-    _add_precision_argument(upscale)
-
-    export = commands.add_parser(
-        "export",
-        help="export a trained model to SavedModel, TFLite or ONNX (dynamic image size)",
-        description="Export a model for serving and check it: the exported file is run with "
-        "its own runtime on random images of two sizes and compared with Keras (limit: max "
-        "abs difference 1e-4 on [0, 1] images).",
-    )
-    export.add_argument(
-        "--model",
-        required=True,
-        help="a model (srcnn, ..., edsr_baseline, rfdn; suffix _gr: the global-residual variant)",
-    )
-    export.add_argument("--scale", type=_scale, default=4)
-    export.add_argument(
-        "--weights", type=Path, default=None, help="default: the shipped weights of the model"
-    )
-    export.add_argument("--format", required=True, choices=["saved_model", "tflite", "onnx"])
-    export.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        required=True,
-        help="a directory (saved_model), a .tflite or .onnx file",
-    )
-    export.add_argument(
-        "--no-check", action="store_true", help="skip the parity check against Keras"
-    )
-    export.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an existing export at -o (never a folder that holds anything else)",
-    )
-
-    interpolate = commands.add_parser(
-        "interpolate",
-        help="upscale image files with nearest, bilinear or bicubic interpolation",
-        description="Upscale images by an integer factor. Bicubic is OpenCV's kernel "
-        "(a = -0.75), as in the deck. Channels and bit depth are kept.",
-    )
-    interpolate.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
-    interpolate.add_argument(
-        "-o", "--output", type=Path, required=True, help="output file (one input) or folder"
-    )
-    interpolate.add_argument(
-        "--method", default="bicubic", choices=["nearest", "bilinear", "bicubic"]
-    )
-    interpolate.add_argument(
-        "--scale", type=_interpolation_scale, default=4, help="2 to 16 (default 4)"
-    )
-    interpolate.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace existing outputs (default: refuse an output file, skip existing outputs "
-        "in an output folder so that a rerun resumes)",
-    )
-
-    download = commands.add_parser(
-        "download",
-        help="download a dataset (DIV2K) in its official layout",
-        description="Download, verify and extract DIV2K; resumes broken downloads and skips "
-        "what is already there.",
-    )
-    download.add_argument("dataset", choices=["div2k"])
-    from sr_keras import download as download_module
-
-    download_module.add_arguments(download)
-    return parser
+def _cache(text: str) -> bool | str:
+    return {"ram": True, "none": False}.get(text, text)
 
 
-def _add_precision_argument(parser: argparse.ArgumentParser) -> None:
+def _model_help(baselines: bool = True) -> str:
+    """The ``--model`` help, with the registry's names (imports TensorFlow)."""
+    _import_tensorflow_quietly()
+    from sr_keras.inference import BASELINES
+    from sr_keras.models import available_models
+
+    text = f"a model ({', '.join(available_models())}; suffix _gr: the global-residual variant)"
+    return text + (f" or a baseline ({', '.join(BASELINES)})" if baselines else "")
+
+
+def _precision(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
     from sr_keras.precision import PRECISIONS
 
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="auto (default): bfloat16 compute where the CPU (avx512_bf16, amx_bf16) or GPU "
-        "(compute capability 8.0+) runs it natively, else float32",
-    )
+    # fmt: off
+    parser.add_argument("--precision", choices=PRECISIONS, default=default, help="auto "
+        "(default): bfloat16 compute where the CPU (avx512_bf16, amx_bf16) or GPU (compute "
+        "capability 8.0+) runs it natively, else float32" + ("" if default else "; the plain "
+        "study evaluates the shipped models in float32, as the published table"))
+    # fmt: on
 
 
-def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    from sr_keras.config import DEGRADATIONS, LOSSES, SCHEDULES, TrainConfig
+def _options(args, *dropped: str) -> dict:
+    """The parsed arguments as keyword arguments, without the command and ``dropped``."""
+    return {k: v for k, v in vars(args).items() if k not in ("command", "run", *dropped)}
 
-    defaults = TrainConfig()
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--scale", type=_scale, default=defaults.scale)
-    parser.add_argument(
-        "--data",
-        default=defaults.data,
-        help="'sample' (default), a DIV2K root or a folder of HR images",
-    )
-    parser.add_argument(
-        "--val-data",
-        default=None,
-        help="validation source (default: the valid split of --data, or the same folder)",
-    )
-    parser.add_argument("--out", required=True, help="run directory")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--steps-per-epoch", type=int, default=defaults.steps_per_epoch)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--patch-size", type=int, default=defaults.patch_size)
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule)
-    parser.add_argument("--loss", choices=list(LOSSES), default=defaults.loss)
-    parser.add_argument(
-        "--degradation",
-        choices=DEGRADATIONS,
-        default=defaults.degradation,
-        help="training LR: bicubic (default: the protocol's) or realistic (random blur, "
-        "kernels, noise, JPEG); validation always uses the protocol's",
-    )
-    parser.add_argument(
-        "--global-residual",
-        action="store_true",
-        help="add the bicubic input to the output (not in the deck; zero extra parameters)",
-    )
-    _add_precision_argument(parser)
-    parser.add_argument(
-        "--ema",
-        type=float,
-        default=None,
-        help="validate and save a moving average of the weights with this momentum (e.g. 0.999)",
-    )
-    parser.add_argument(
-        "--init-from",
-        default=None,
-        help="start from a .keras file's weights (layers whose names and shapes match)",
-    )
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument(
-        "--cache", default="ram", help="'ram' (default), 'none' or a cache file path"
-    )
-    parser.add_argument("--val-center-crop", type=int, default=None)
-    parser.add_argument("--tensorboard", action="store_true")
-    parser.add_argument("--verbose", type=int, default=None, help="1: progress bar, 2: a line")
+
+def _add_study(parser: argparse.ArgumentParser) -> None:
+    add, modes = parser.add_argument, parser.add_mutually_exclusive_group()
+    mode = dict(action="store_const", dest="mode")
+    # fmt: off
+    modes.add_argument("--full", const="full", **mode, help="the real study: train each model "
+        "with its recipe on --train-data, evaluate on Set5/Set14, write results/ (also "
+        "SR_KERAS_MODE=full)")
+    modes.add_argument("--quick-train", const="quick", **mode, help="a smoke run: train each "
+        "model a few steps on the sample (its numbers say nothing about the models)")
+    add("--data", action="append", help="baseline sources: 'sample' (default; with --full also "
+        "Set5 and Set14 when present), a DIV2K root or a folder of HR images; repeatable")
+    add("--train-data", help="training source of --full: a DIV2K root or a folder of HR images "
+        "(default: SR_KERAS_DATA or ../shared/data/BSDS500)")
+    add("--models", type=lambda text: _names([text]), help="comma-separated architectures, each "
+        "as itself and with the global residual (default: all shipped, or all with a recipe)")
+    add("--baselines-only", action="store_true", help="skip the models")
+    add("--self-ensemble", action="store_true", help="add each model's gain from the 8-way "
+        "self-ensemble (8x the evaluation time)")
+    add("--scales", type=_scales, default=[2, 3, 4], help="baseline scales (default 2,3,4)")
+    add("--out", type=Path, help="results folder (default: runs/study, runs/quick/results with "
+        "--quick-train, results with --full)")
+    add("--split", default="valid", choices=["train", "valid"])
+    # fmt: on
+    _precision(parser, default=None)
+
+
+def _run_study(args) -> int:
+    """the study on the sample photos: baselines, the shipped models, figures (--full: train)
+
+    The interpolation baselines at each scale and every shipped model evaluated with the
+    standard protocol on the sample photos, the side-by-side figure and one photo upscaled by
+    the default model, into runs/study. --quick-train trains each model a few steps instead (a
+    smoke run); --full is the real study: it trains every model (results into results/)."""
+    from sr_keras import study
+
+    mode = args.mode or os.environ.get("SR_KERAS_MODE") or "shipped"
+    study.run(**_options(args, "mode"), mode=mode)
+    return 0
+
+
+def _add_evaluate(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    # fmt: off
+    add("--model", action="append", required=True, help=_model_help() + "; repeat or "
+        "comma-separate for a comparison table")
+    add("--weights", action="append", default=[], help="weights (.keras) of each model, in the "
+        "order of --model (baselines take none; default: the shipped ones)")
+    add("--dataset", required=True, help="folder of HR images, a DIV2K root, or 'sample'")
+    add("--scale", type=_scale, default=4)
+    add("--split", default="valid", choices=["train", "valid"])
+    add("--crop-border", type=_non_negative, help="pixels shaved per side (default: scale)")
+    add("--csv", type=Path, help="write the table as CSV")
+    add("--markdown", action="store_true", help="print Markdown tables")
+    add("--report", type=Path, help="write the deck-style comparison table (Name | Parameters | "
+        "Loss (MSE) | PSNR | Time, plus Y-PSNR and Y-SSIM) to REPORT.csv and REPORT.md")
+    add("--tile", type=_non_negative, default=0, help="LR tile side for models (0: whole image)")
+    add("--self-ensemble", action="store_true", help="average each model over the 8 "
+        "flips/rotations (EDSR's '+'; 8x slower)")
+    add("--overwrite", action="store_true", help="replace existing --csv/--report files")
+    add("--degradation", default="bicubic", metavar="NAME", help="how LR images are made from "
+        "HR: bicubic (default: the protocol, MATLAB, antialiased), cv2_cubic, cv2_linear, "
+        "cv2_area, cv2_nearest (OpenCV resize), jpeg75, noise5 (the protocol's LR as JPEG at "
+        "quality 75, or with Gaussian noise of sigma 5)")
+    # fmt: on
+    _precision(parser)
+
+
+def _run_evaluate(args) -> int:
+    """measure methods on a dataset with the standard protocol
+
+    Per-image and mean Y-PSNR, Y-SSIM, RGB PSNR, MSE and time per image."""
+    import pandas as pd
+
+    from sr_keras.evaluate import evaluate_named, write_table
+    from sr_keras.utils import check_output, ensure_writable_folder, remove_stale_temp_files
+
+    names = _names(args.model)
+    report = [args.report.with_suffix(suffix) for suffix in (".csv", ".md")] if args.report else []
+    for output in [args.csv] * bool(args.csv) + report:  # before any work
+        check_output(output, args.overwrite)
+        ensure_writable_folder(output.parent)
+        remove_stale_temp_files(output)
+    options = _options(args, "model", "csv", "report", "overwrite")
+    tables, summary = evaluate_named(names, **options)
+    if args.csv:
+        combined = next(iter(tables.values()))
+        if len(names) > 1:
+            named = [table.assign(model=name) for name, table in tables.items()]
+            combined = pd.concat(named, ignore_index=True)
+            combined = combined[["model", *combined.columns[:-1]]]
+        write_table(combined, args.csv)
+        print(f"\nwrote {args.csv}")
+    if report:
+        write_table(summary, *report)
+        print(f"wrote {report[0]} and {report[1]}")
+    return 0
+
+
+def _field_helps(cls) -> dict[str, str]:
+    """Attribute name -> its text in a Google-style class docstring."""
+    helps, name = {}, None
+    for line in inspect.cleandoc(cls.__doc__).split("Attributes:")[1].splitlines():
+        if match := re.match(r" {4}(\w+): (.*)", line):
+            name, helps[match[1]] = match[1], match[2]
+        elif name and line.strip():
+            helps[name] += " " + line.strip()
+    return {name: text.replace("%", "%%") for name, text in helps.items()}
+
+
+def _add_train(parser: argparse.ArgumentParser) -> None:
+    """One flag per field of :class:`sr_keras.config.TrainConfig` (help from its docstring)."""
+    from sr_keras.config import CHOICES, TrainConfig
+
+    helps = _field_helps(TrainConfig)
+    overrides = {
+        "model": dict(required=True, choices=_registry()),
+        "out": dict(required=True),
+        "scale": dict(type=_scale),
+        "cache": dict(type=_cache, default="ram"),
+    }
+    for field in dataclasses.fields(TrainConfig):
+        options = dict(default=field.default, help=helps[field.name].replace("``", ""))
+        if field.type == "bool":
+            options["action"] = "store_true"
+        else:
+            kind = int if "int" in field.type else float if "float" in field.type else str
+            options.update(type=kind, choices=CHOICES.get(field.name))
+        options.update(overrides.get(field.name, {}))
+        if options.get("default") not in (None, False) and not options.get("required"):
+            options["help"] += " (default: %(default)s)"
+        parser.add_argument(f"--{field.name.replace('_', '-')}", **options)
+    parser.add_argument("--verbose", type=int, help="1: progress bar, 2: a line per epoch")
+
+
+def _registry() -> list[str]:
+    _import_tensorflow_quietly()
+    from sr_keras.models import available_models
+
+    return available_models()
 
 
 def _run_train(args) -> int:
-    from sr_keras.train import TrainConfig, train
+    """train a model (resumes a killed run when re-run with the same arguments)
 
-    cache = {"ram": True, "none": False}.get(args.cache, args.cache)
-    config = TrainConfig(
-        model=args.model,
-        scale=args.scale,
-        data=args.data,
-        val_data=args.val_data,
-        out=args.out,
-        epochs=args.epochs,
-        steps_per_epoch=args.steps_per_epoch,
-        batch_size=args.batch_size,
-        patch_size=args.patch_size,
-        learning_rate=args.learning_rate,
-        schedule=args.schedule,
-        loss=args.loss,
-        degradation=args.degradation,
-        global_residual=args.global_residual,
-        precision=args.precision,
-        ema=args.ema,
-        init_from=args.init_from,
-        seed=args.seed,
-        cache=cache,
-        val_center_crop=args.val_center_crop,
-        tensorboard=args.tensorboard,
-    )
+    Train with model.fit: Adam with a schedule, validation Y-PSNR on whole images each epoch,
+    best/last checkpoints, CSV log, BackupAndRestore."""
+    from sr_keras.config import TrainConfig
+    from sr_keras.train import train
+
+    config = TrainConfig(**_options(args, "verbose"))
     verbose = args.verbose if args.verbose is not None else (1 if sys.stdout.isatty() else 2)
     _, log = train(config, verbose=verbose)
     best = log["val_psnr"].max()
@@ -420,45 +252,65 @@ def _run_train(args) -> int:
     return 0
 
 
+def _add_summary(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, choices=_registry())
+    parser.add_argument("--scale", type=_scale, default=4)
+    parser.add_argument("--keras", action="store_true", help="print Keras' model.summary()")
+
+
 def _run_summary(args) -> int:
+    """print a model's layer table as on the slide, with the total parameter count"""
     from sr_keras import models
 
     if args.keras:
         models.build(args.model, args.scale).summary()
         return 0
-    table = models.layer_table(args.model, args.scale)
     print(f"{args.model} (x{args.scale}): {models.MODELS[args.model].description}")
-    print(table.to_string(index=False))
+    print(models.layer_table(args.model, args.scale).to_string(index=False))
     return 0
 
 
+def _add_upscale(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    # fmt: off
+    add("inputs", nargs="+", type=Path, help="image files or folders")
+    add("-o", "--output", type=Path, required=True, help="output folder")
+    add("--model", help=_model_help() + "; default: the shipped model with the best Set5 Y-PSNR")
+    add("--scale", type=_scale, default=4)
+    add("--weights", type=Path)
+    add("--tile", type=_non_negative, default=256, help="largest LR tile side in pixels, "
+        "smaller where one tile of the model would need more than 768 MB (0: no tiling)")
+    add("--overlap", type=_non_negative, default=32, help="LR context per tile side")
+    add("--self-ensemble", action="store_true", help="average over the 8 flips/rotations (8x "
+        "slower, usually a little sharper)")
+    add("--overwrite", action="store_true", help="replace existing outputs (default: skip them, "
+        "so that a rerun resumes)")
+    # fmt: on
+    _precision(parser)
+
+
 def _run_upscale(args) -> int:
+    """upscale your own images with a trained model
+
+    Upscale files or folders; large images run in tiles with bounded memory. Grayscale stays
+    grayscale, RGBA keeps its alpha, 16-bit stays 16-bit."""
     from sr_keras.inference import default_model, upscale_files
     from sr_keras.precision import resolve
 
     model = args.model or default_model(args.scale)
     print(f"model: {model} (x{args.scale}, {resolve(args.precision)})")
+    options = _options(args, "inputs", "output", "model", "scale", "self_ensemble")
     written, notices, errors = upscale_files(
-        args.inputs,
-        args.output,
-        model,
-        args.scale,
-        weights=args.weights,
-        tile=args.tile,
-        overlap=args.overlap,
-        ensemble=args.self_ensemble,
-        overwrite=args.overwrite,
-        precision=args.precision,
+        args.inputs, args.output, model, args.scale, ensemble=args.self_ensemble, **options
     )
     return _report_batch(written, notices, errors)
 
 
 def _report_batch(written: list, notices: list[str], errors: list[str]) -> int:
     """Prints what a batch command did; 1 if some files failed."""
-    for message in notices:
-        print(message)
-    for path in written:
-        print(f"wrote {path}")
+    print(
+        "".join(f"{line}\n" for line in [*notices, *(f"wrote {path}" for path in written)]), end=""
+    )
     for message in errors:
         print(f"error: {message}", file=sys.stderr)
     if errors:
@@ -466,7 +318,27 @@ def _report_batch(written: list, notices: list[str], errors: list[str]) -> int:
     return 1 if errors else 0
 
 
+def _add_export(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    # fmt: off
+    add("--model", required=True, help=_model_help(baselines=False))
+    add("--scale", type=_scale, default=4)
+    add("--weights", type=Path, help="default: the shipped weights of the model")
+    add("--format", required=True, choices=["saved_model", "tflite", "onnx"])
+    add("-o", "--output", type=Path, required=True, help="a directory (saved_model), a .tflite "
+        "or .onnx file")
+    add("--no-check", action="store_true", help="skip the parity check against Keras")
+    add("--overwrite", action="store_true", help="replace an existing export at -o (never a "
+        "folder that holds anything else)")
+    # fmt: on
+
+
 def _run_export(args) -> int:
+    """export a trained model to SavedModel, TFLite or ONNX (dynamic image size)
+
+    Export a model for serving and check it: the exported file is run with its own runtime on
+    random images of two sizes and compared with Keras (limit: max abs difference 1e-4 on
+    [0, 1] images)."""
     from sr_keras import export
     from sr_keras.inference import load_model
     from sr_keras.utils import ensure_writable_folder
@@ -480,139 +352,28 @@ def _run_export(args) -> int:
         return 0
     difference = export.parity(model, export.load_exported(path, args.format))
     verdict = "ok" if difference <= export.PARITY_TOLERANCE else "FAILED"
-    print(
-        f"parity with Keras: max abs difference {difference:.2e} "
-        f"(limit {export.PARITY_TOLERANCE:.0e}): {verdict}"
-    )
+    limit = f"limit {export.PARITY_TOLERANCE:.0e}"
+    print(f"parity with Keras: max abs difference {difference:.2e} ({limit}): {verdict}")
     return 0 if verdict == "ok" else 1
 
 
-def _run_study(args) -> int:
-    from sr_keras.evaluate import format_table
-    from sr_keras.study import run_study
-
-    settings = None
-    if not args.baselines_only or not args.data:
-        from sr_keras.experiment import study_settings
-
-        settings = study_settings(args.mode, data=args.train_data, precision=args.precision)
-        if not settings.quick:
-            settings.results_dir = args.out
-    sources = args.data or list(dict.fromkeys(["sample", *settings.benchmarks]))
-    table = run_study(sources, args.scales, args.out, split=args.split)
-    print(format_table(table))
-    print(f"\nwrote {args.out}/baselines_<dataset>.md and .csv, figures in {args.out}/figures")
-    if args.baselines_only:
-        return 0
-    from sr_keras import experiment
-
-    names = _names([args.models])
-    verbose = 1 if sys.stdout.isatty() else 2
-    for name in names:
-        for residual in (False, True):
-            print(
-                f"\ntraining {experiment.run_name(name, settings.scale, residual)} "
-                f"({settings.mode} mode, data: {settings.data})"
-            )
-            experiment.train_model(settings, name, residual, verbose=verbose)
-    trained = experiment.all_trained(settings)
-    comparison = experiment.evaluate_models(settings, trained, self_ensemble=args.self_ensemble)
-    experiment.write_table(
-        settings,
-        comparison,
-        "comparison",
-        f"# Comparison of the deck's models (x{settings.scale}, standard protocol)\n\n"
-        f"Produced by `sr-keras study{' --full' if not settings.quick else ''}`; training data: "
-        f"{settings.data}.",
-    )
-    experiment.save(settings, experiment.outputs_figure(settings, trained), "comparison.png")
-    print(comparison.to_string(index=False))
-    print(f"\nwrote {settings.results_dir}/comparison.md and figures in {settings.figures_dir}")
-    return 0
-
-
-def _run_evaluate(args) -> int:
-    import pandas as pd
-
-    from sr_keras.evaluate import BASELINES, comparison_table, evaluate, format_table, write_csv
-    from sr_keras.inference import predictor
-    from sr_keras.utils import (
-        atomic_write_text,
-        check_output,
-        ensure_writable_folder,
-        remove_stale_temp_files,
-    )
-
-    models = _names(args.model)
-    trained = [name for name in models if name not in BASELINES]
-    if len(args.weights) > len(trained):
-        raise ValueError(
-            f"--weights was given {len(args.weights)} times for {len(trained)} trained models"
-        )
-    outputs = [args.csv] if args.csv else []
-    if args.report:
-        outputs += [args.report.with_suffix(".csv"), args.report.with_suffix(".md")]
-    for output in outputs:  # before any work: refused if it exists, folder test-written
-        check_output(output, args.overwrite)
-        ensure_writable_folder(output.parent)
-        remove_stale_temp_files(output)
-    # Pair weights with the trained models in order; a model named twice gets labels from its
-    # weights files so both rows stay in the table.
-    weights = list(args.weights) + [None] * (len(trained) - len(args.weights))
-    runs, trained_index = [], 0
-    for model in models:
-        path = None
-        if model not in BASELINES:
-            path, trained_index = weights[trained_index], trained_index + 1
-        label = model
-        if models.count(model) > 1:
-            label = f"{model} ({Path(path).stem if path else len(runs) + 1})"
-        runs.append((label, model, path))
-    tables, parameters = {}, {}
-    where = f"x{args.scale}, {args.dataset}, LR {args.degradation}"
-    for label, model, path in runs:
-        predict, parameters[label] = predictor(
-            model,
-            args.scale,
-            path,
-            tile=args.tile,
-            ensemble=args.self_ensemble,
-            precision=args.precision,
-        )
-        table = evaluate(
-            predict,
-            args.dataset,
-            args.scale,
-            split=args.split,
-            crop_border=args.crop_border,
-            description=label,
-            degradation=args.degradation,
-        )
-        tables[label] = table
-        print(f"\n{label}, {where}, {parameters[label]:,} parameters")
-        print(format_table(table, markdown=args.markdown))
-    summary = comparison_table(tables, parameters)
-    if len(models) > 1:
-        print(f"\ncomparison (means), {where}")
-        print(summary.to_markdown(index=False) if args.markdown else summary.to_string(index=False))
-    if args.csv:
-        if len(models) == 1:
-            combined = next(iter(tables.values()))
-        else:
-            combined = pd.concat(
-                [table.assign(model=name) for name, table in tables.items()], ignore_index=True
-            )
-            combined = combined[["model", *next(iter(tables.values())).columns]]
-        write_csv(combined, args.csv)
-        print(f"\nwrote {args.csv}")
-    if args.report:
-        write_csv(summary, args.report.with_suffix(".csv"))
-        atomic_write_text(args.report.with_suffix(".md"), summary.to_markdown(index=False) + "\n")
-        print(f"wrote {args.report.with_suffix('.csv')} and {args.report.with_suffix('.md')}")
-    return 0
+def _add_interpolate(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    # fmt: off
+    add("inputs", nargs="+", type=Path, help="image files or folders")
+    add("-o", "--output", type=Path, required=True, help="output file (one input) or folder")
+    add("--method", default="bicubic", choices=["nearest", "bilinear", "bicubic"])
+    add("--scale", type=_interpolation_scale, default=4, help="2 to 16 (default 4)")
+    add("--overwrite", action="store_true", help="replace existing outputs (default: refuse an "
+        "output file, skip existing outputs in an output folder so that a rerun resumes)")
+    # fmt: on
 
 
 def _run_interpolate(args) -> int:
+    """upscale image files with nearest, bilinear or bicubic interpolation
+
+    Upscale images by an integer factor. Bicubic is OpenCV's kernel (a = -0.75), as in the
+    deck. Channels and bit depth are kept."""
     from sr_keras.images import OutputPlan, plan_outputs
     from sr_keras.upscaling import interpolation_upscaler, write_outputs
     from sr_keras.utils import check_output, ensure_writable_folder
@@ -632,28 +393,61 @@ def _run_interpolate(args) -> int:
     return _report_batch(written, plan.notices, plan.errors + errors)
 
 
+def _add_download(parser: argparse.ArgumentParser) -> None:
+    from sr_keras import download
+
+    parser.add_argument("dataset", choices=["div2k"])
+    download.add_arguments(parser)
+
+
 def _run_download(args) -> int:
+    """download a dataset (DIV2K) in its official layout
+
+    Download, verify and extract DIV2K; resumes broken downloads and skips what is already
+    there."""
     from sr_keras import download
 
     return download.run_from_args(args)
 
 
+#: Each command: (add its arguments, run it); the run's docstring is its help and description.
 COMMANDS = {
-    "study": _run_study,
-    "evaluate": _run_evaluate,
-    "interpolate": _run_interpolate,
-    "download": _run_download,
-    "train": _run_train,
-    "summary": _run_summary,
-    "upscale": _run_upscale,
-    "export": _run_export,
+    "study": (_add_study, _run_study),
+    "evaluate": (_add_evaluate, _run_evaluate),
+    "train": (_add_train, _run_train),
+    "summary": (_add_summary, _run_summary),
+    "upscale": (_add_upscale, _run_upscale),
+    "export": (_add_export, _run_export),
+    "interpolate": (_add_interpolate, _run_interpolate),
+    "download": (_add_download, _run_download),
 }
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of all subcommands; given a ``command``, only that one gets its arguments
+    (several import TensorFlow for the registry's model names; ``""``: none)."""
+    from sr_keras import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="sr-keras",
+        description="Single-image super-resolution in Keras: baselines, models, evaluation.",
+    )
+    parser.add_argument("--version", action="version", version=f"sr-keras {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (add_arguments, run) in COMMANDS.items():
+        summary, _, description = inspect.cleandoc(run.__doc__).partition("\n\n")
+        subparser = commands.add_parser(name, help=summary, description=description or summary)
+        if command in (None, name):
+            add_arguments(subparser)
+        subparser.set_defaults(run=run)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit status (0 ok, 1 some files failed, 2 bad input)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((word for word in argv if not word.startswith("-")), "")
+    args = build_parser(command if command in COMMANDS else "").parse_args(argv)
     # TensorFlow's Python warnings (e.g. "triggered tf.function retracing" when several models
     # are traced in one run) are noise for command-line users.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -662,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     from sr_keras.images import SRKerasError
 
     try:
-        return COMMANDS[args.command](args)
+        return args.run(args)
     except (SRKerasError, ValueError, OSError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         print(f"sr-keras {args.command}: error: {message}", file=sys.stderr)

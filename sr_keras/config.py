@@ -9,6 +9,13 @@ from sr_keras.precision import PRECISIONS
 LOSSES = {"mse": "mean_squared_error", "l1": "mean_absolute_error"}
 SCHEDULES = ("cosine", "step", "constant")
 DEGRADATIONS = ("bicubic", "realistic")
+#: The allowed values of the fields that have a fixed set (also the command line's choices).
+CHOICES = {
+    "schedule": SCHEDULES,
+    "loss": tuple(LOSSES),
+    "degradation": DEGRADATIONS,
+    "precision": PRECISIONS,
+}
 
 
 @dataclasses.dataclass
@@ -43,7 +50,8 @@ class TrainConfig:
             initialisation: every layer whose name and weight shapes match is copied (the body
             of an x4 model into x2 or x3, as EDSR starts x3/x4 from x2).
         seed: Makes a CPU run repeatable (weights, data order, crops).
-        cache: Cache decoded images in RAM (``True``) or in a file (a path).
+        cache: Cache decoded images in RAM (``True``; ``ram`` on the command line), not at all
+            (``False``; ``none``) or in a file (its path).
         val_center_crop: Validate on HR centre crops of this side instead of whole images.
         tensorboard: Write TensorBoard logs to ``out/tensorboard``.
     """
@@ -74,25 +82,15 @@ class TrainConfig:
         """Raises ``ValueError`` naming the first bad field."""
         from sr_keras import models
 
-        if self.model not in models.MODELS:
-            raise ValueError(
-                f"model must be one of {models.available_models()}, got {self.model!r}"
-            )
-        if self.scale not in models.SCALES:
-            raise ValueError(f"scale must be one of {models.SCALES}, got {self.scale!r}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {list(LOSSES)}, got {self.loss!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.degradation not in DEGRADATIONS:
-            raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {self.degradation!r}")
+        allowed = {"model": models.available_models(), "scale": models.SCALES, **CHOICES}
+        for field, values in allowed.items():
+            if getattr(self, field) not in values:
+                raise ValueError(f"{field} must be one of {values}, got {getattr(self, field)!r}")
         for field in ("epochs", "steps_per_epoch", "batch_size"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ValueError(f"ema must be between 0 and 1 (e.g. 0.999), got {self.ema}")
         if self.patch_size < self.scale or self.patch_size % self.scale:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 import zlib
-from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,69 +21,49 @@ from tqdm.auto import tqdm
 from sr_keras import metrics
 from sr_keras.data import find_pairs, load_pair
 from sr_keras.degradations import degrade_named
-from sr_keras.interpolation import imresize, interpolate
+from sr_keras.inference import (
+    BASELINES,
+    Predictor,
+    baseline_predictor,  # noqa: F401 (re-exported)
+    predictor,
+)
 from sr_keras.utils import SRKerasError, atomic_write_text
 
 COLUMNS = ("image", "psnr_y", "ssim_y", "psnr_rgb", "mse", "seconds")
 
-#: The interpolation baselines. ``bicubic`` is MATLAB's ``imresize`` kernel (a = -0.5), the one
-#: behind every published "Bicubic" row; ``bicubic_opencv`` is the deck's/OpenCV's (a = -0.75).
-BASELINES = ("nearest", "bilinear", "bicubic", "bicubic_opencv")
-
-Predictor = Callable[[np.ndarray], np.ndarray]
-
-
-def baseline_predictor(method: str, scale: int) -> Predictor:
-    """An upscaling function ``lr uint8 -> sr float (0..255)`` for an interpolation baseline.
-
-    Args:
-        method: One of :data:`BASELINES`.
-        scale: The upscaling factor.
-
-    Returns:
-        The function.
-
-    Raises:
-        ValueError: If ``method`` is not a baseline.
-    """
-    if method == "bicubic":
-        return lambda lr: imresize(lr, output_shape=(lr.shape[0] * scale, lr.shape[1] * scale))
-    if method == "bicubic_opencv":
-        return lambda lr: interpolate(lr, scale, "bicubic")
-    if method in ("nearest", "bilinear"):
-        return lambda lr: interpolate(lr, scale, method)
-    raise ValueError(f"method must be one of {BASELINES}, got {method!r}")
-
 
 def quantize(image: np.ndarray) -> np.ndarray:
-    """Clips to ``[0, 255]`` and rounds to uint8, as a saved output image would be.
-
-    Args:
-        image: Float or integer image in ``0..255``.
-
-    Returns:
-        The uint8 image.
-    """
+    """Clips to ``[0, 255]`` and rounds to uint8, as a saved output image would be."""
     return np.clip(np.round(np.asarray(image, dtype=np.float64)), 0, 255).astype(np.uint8)
 
 
 def measure(sr: np.ndarray, hr: np.ndarray, crop_border: int) -> dict[str, float]:
-    """All table metrics of one SR image against its HR image.
-
-    Args:
-        sr: The uint8 super-resolved image.
-        hr: The uint8 ground truth, same shape.
-        crop_border: Pixels shaved from each side.
-
-    Returns:
-        ``psnr_y``, ``ssim_y``, ``psnr_rgb`` and ``mse`` (RGB, 0..255 units).
-    """
+    """``psnr_y``, ``ssim_y``, ``psnr_rgb`` and ``mse`` (RGB, 0..255 units) of uint8 images."""
     return {
         "psnr_y": metrics.psnr(sr, hr, crop_border, test_y_channel=True),
         "ssim_y": metrics.ssim(sr, hr, crop_border, test_y_channel=True),
         "psnr_rgb": metrics.psnr(sr, hr, crop_border, test_y_channel=False),
         "mse": metrics.mse(sr, hr, crop_border),
     }
+
+
+def timed(function, argument, repeats: int = 1):
+    """``(result, seconds)``: ``function(argument)`` and the fastest of ``repeats`` calls."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function(argument)
+        best = min(best, time.perf_counter() - start)
+    return result, best
+
+
+def megapixel_seconds(predict: Predictor, scale: int, output_side: int = 1000, repeats=3):
+    """Seconds per megapixel of output of an LR-uint8 predictor, on a random square image
+    (after a warm-up call)."""
+    side = round(output_side / scale)
+    lr = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    predict(lr)
+    return timed(predict, lr, repeats)[1] * 1e6 / (side * scale) ** 2
 
 
 def evaluate(
@@ -97,25 +77,15 @@ def evaluate(
     keep_outputs: bool = False,
     degradation: str = "bicubic",
 ) -> pd.DataFrame | tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Runs a predictor over a benchmark source and measures every image.
+    """Runs a predictor over a benchmark source (``"sample"``, a DIV2K root or a folder of HR
+    images) and measures every image after shaving ``crop_border`` pixels (default: the scale).
 
-    Args:
-        predict: Function from an LR uint8 ``HxWx3`` array to the SR image (any float or uint8
-            array in ``0..255`` of shape ``scale*H x scale*W x 3``).
-        source: ``"sample"``, a DIV2K root or a folder of HR images (e.g. Set5).
-        scale: The scale.
-        split: DIV2K's or the sample's split.
-        crop_border: Pixels shaved before measuring; ``None`` means ``scale``.
-        progress: Show a progress bar over images.
-        description: Label of the progress bar.
-        keep_outputs: Also return the quantized SR images by name.
-        degradation: How LR images are made from HR (:func:`sr_keras.degradations.degrade_named`;
-            seeded by the image's name); ``"bicubic"``, the protocol, reads official LR images
-            where they exist.
+    ``degradation``: how LR images are made from HR (:func:`sr_keras.degradations.degrade_named`,
+    seeded by the image's name); ``"bicubic"`` reads official LR images where they exist.
 
     Returns:
         A DataFrame with :data:`COLUMNS`, one row per image and a last row ``mean``; with
-        ``keep_outputs``, ``(table, outputs)``.
+        ``keep_outputs``, ``(table, the quantized SR images by name)``.
 
     Raises:
         ValueError: If an output has the wrong shape or ``degradation`` is unknown.
@@ -125,22 +95,17 @@ def evaluate(
     crop_border = scale if crop_border is None else crop_border
     rows, outputs = [], {}
     pairs = find_pairs(source, split, scale)
-    warmed_up = False
-    for pair in tqdm(pairs, desc=description, unit="img", disable=not progress, leave=False):
+    bar = tqdm(pairs, desc=description, unit="img", disable=not progress, leave=False)
+    for index, pair in enumerate(bar):
         lr, hr = load_pair(pair, scale)
         if degradation != "bicubic":
             lr = degrade_named(hr, scale, degradation, seed=zlib.crc32(pair.name.encode()))
-        if not warmed_up:  # the first call traces compiled functions: keep it out of the times
+        if index == 0:  # the first call traces compiled functions: keep it out of the times
             predict(lr[:16, :16])
-            warmed_up = True
-        start = time.perf_counter()
-        sr = predict(lr)
-        seconds = time.perf_counter() - start
+        sr, seconds = timed(predict, lr)
         sr = quantize(sr)
         if sr.shape != hr.shape:
-            raise ValueError(
-                f"{pair.name}: the prediction has shape {sr.shape}, expected {hr.shape}"
-            )
+            raise ValueError(f"{pair.name}: the prediction has shape {sr.shape}, not {hr.shape}")
         try:
             measured = measure(sr, hr, crop_border)
         except ValueError as error:  # too small for the border shave or the SSIM window
@@ -152,13 +117,12 @@ def evaluate(
         if keep_outputs:
             outputs[pair.name] = sr
     table = pd.DataFrame(rows, columns=list(COLUMNS))
-    mean = table.drop(columns="image").mean()
-    table.loc[len(table)] = {"image": "mean", **mean.to_dict()}
+    table.loc[len(table)] = {"image": "mean", **table.drop(columns="image").mean().to_dict()}
     return (table, outputs) if keep_outputs else table
 
 
 def format_table(table: pd.DataFrame, markdown: bool = False) -> str:
-    """Formats an evaluation table with sensible decimals (plain text or Markdown)."""
+    """Formats a table with sensible decimals for the evaluation columns (text or Markdown)."""
     decimals = {"psnr_y": 2, "ssim_y": 4, "psnr_rgb": 2, "mse": 2, "seconds": 4}
     shown = table.copy()
     for column, digits in decimals.items():
@@ -169,25 +133,18 @@ def format_table(table: pd.DataFrame, markdown: bool = False) -> str:
     return shown.to_string(index=False)
 
 
-def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Writes a table as CSV atomically (temp file, then rename)."""
-    atomic_write_text(path, table.to_csv(index=False, float_format="%.6f"))
+def write_table(table: pd.DataFrame, csv: str | os.PathLike, markdown=None, note: str = ""):
+    """Writes a table as CSV and, given a path, as Markdown (``note`` above it), atomically."""
+    atomic_write_text(csv, table.to_csv(index=False, float_format="%.6f"))
+    if markdown:
+        header = f"{note.strip()}\n\n" if note.strip() else ""
+        atomic_write_text(markdown, header + format_table(table, markdown=True) + "\n")
 
 
 def comparison_table(tables: dict[str, pd.DataFrame], parameters: dict[str, int]) -> pd.DataFrame:
     """The deck's results table (Name | Parameters | Loss (MSE) | PSNR | Time) from evaluation
-    tables, with Y-PSNR and Y-SSIM added.
-
-    ``PSNR`` and ``Loss (MSE)`` are on RGB in 0..255 units, as the deck reports them; ``Time`` is
-    seconds per image.
-
-    Args:
-        tables: Model name -> table from :func:`evaluate` (its last row is the mean).
-        parameters: Model name -> parameter count (0 for interpolation).
-
-    Returns:
-        One row per model.
-    """
+    tables (last row: the mean), with Y-PSNR and Y-SSIM added; PSNR and MSE on RGB in 0..255
+    units, as the deck reports them; Time in seconds per image."""
     rows = []
     for name, table in tables.items():
         mean = table.iloc[-1]
@@ -203,3 +160,53 @@ def comparison_table(tables: dict[str, pd.DataFrame], parameters: dict[str, int]
             }
         )
     return pd.DataFrame(rows)
+
+
+def _labelled(names: list[str], weights: list) -> list[tuple[str, str, str | None]]:
+    """``(label, name, weights)`` per run: weights go to the trained models in order; a model
+    named twice is labelled by its weights file so both rows stay."""
+    trained = [name for name in names if name not in BASELINES]
+    if len(weights) > len(trained):
+        raise ValueError(f"--weights was given {len(weights)} times for {len(trained)} models")
+    paths = iter([*weights, *[None] * (len(trained) - len(weights))])
+    runs = []
+    for name in names:
+        path = None if name in BASELINES else next(paths)
+        label = name
+        if names.count(name) > 1:
+            label = f"{name} ({Path(path).stem if path else len(runs) + 1})"
+        runs.append((label, name, path))
+    return runs
+
+
+def evaluate_named(
+    names: list[str],
+    dataset: str | os.PathLike,
+    scale: int = 4,
+    weights=(),
+    markdown: bool = False,
+    tile: int = 0,
+    self_ensemble: bool = False,
+    precision: str = "auto",
+    **options,
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """``sr-keras evaluate``: models (with ``weights`` in order, default the shipped ones) and
+    baselines by name, each table printed; ``options`` go to :func:`evaluate`.
+
+    Returns:
+        ``(label -> table, comparison_table)``.
+    """
+    tables, parameters = {}, {}
+    where = f"x{scale}, {dataset}, LR {options.get('degradation', 'bicubic')}"
+    for label, name, path in _labelled(names, list(weights)):
+        predict, parameters[label] = predictor(
+            name, scale, path, tile=tile, ensemble=self_ensemble, precision=precision
+        )
+        tables[label] = evaluate(predict, dataset, scale, description=label, **options)
+        print(f"\n{label}, {where}, {parameters[label]:,} parameters")
+        print(format_table(tables[label], markdown=markdown))
+    summary = comparison_table(tables, parameters)
+    if len(names) > 1:
+        print(f"\ncomparison (means), {where}")
+        print(summary.to_markdown(index=False) if markdown else summary.to_string(index=False))
+    return tables, summary

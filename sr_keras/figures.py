@@ -17,15 +17,7 @@ from sr_keras.utils import atomic_write_bytes  # noqa: E402
 
 
 def detail_box(image: np.ndarray, box_size: int) -> tuple[int, int]:
-    """The top-left corner of the ``box_size`` square with the most texture (gradient energy).
-
-    Args:
-        image: ``HxWx3`` image.
-        box_size: Side of the square, at most the image's smaller side.
-
-    Returns:
-        ``(top, left)``.
-    """
+    """``(top, left)`` of the ``box_size`` square with the most texture (gradient energy)."""
     gray = np.asarray(image, dtype=np.float64).mean(axis=2)
     energy = np.abs(np.diff(gray, axis=0))[:, :-1] + np.abs(np.diff(gray, axis=1))[:-1, :]
     integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
@@ -54,20 +46,8 @@ def comparison_figure(
     title: str | None = None,
     box_size: int | None = None,
 ) -> matplotlib.figure.Figure:
-    """HR, LR and each output side by side (top row) with the same zoomed region (bottom row).
-
-    Args:
-        hr: The HR image (uint8 ``HxWx3``).
-        lr: The LR image, shown nearest-upscaled so its pixels are visible.
-        outputs: Method name -> SR image, in display order.
-        scale: The scale (to show LR at HR size).
-        captions: Method name -> extra caption text (e.g. ``"28.42 dB / 0.8104"``).
-        title: Figure title.
-        box_size: Side of the zoomed region in HR pixels; default a quarter of the smaller side.
-
-    Returns:
-        The matplotlib figure.
-    """
+    """HR, LR (nearest-upscaled) and each output (name -> image, with ``captions``) side by
+    side, above the same zoomed region of ``box_size`` HR pixels (default: a quarter side)."""
     captions = captions or {}
     box_size = box_size or max(min(hr.shape[:2]) // 4, 8)
     top, left = detail_box(hr, box_size)
@@ -106,18 +86,9 @@ def save_figure(figure: matplotlib.figure.Figure, path: str | os.PathLike, dpi: 
 
 
 def learning_curves(log, title: str | None = None, x: str = "epoch") -> matplotlib.figure.Figure:
-    """Training loss and validation Y-PSNR, from a run's ``log.csv`` table or several runs'.
-
-    Args:
-        log: DataFrame with ``epoch``, ``loss``, ``val_psnr`` (and optionally ``val_loss``), or
-            a dict of them (one curve each, labelled by its key).
-        title: Figure title.
-        x: ``epoch``, or ``cpu minutes`` (cumulative ``cpu_seconds``: runs of different
-            speeds compared at equal compute).
-
-    Returns:
-        The figure (two panels).
-    """
+    """Training loss and validation Y-PSNR from a run's ``log.csv`` table (``epoch``, ``loss``,
+    ``val_psnr``, optionally ``val_loss``) or a dict of them (one curve each), against ``epoch``
+    or ``cpu minutes`` (cumulative ``cpu_seconds``: runs compared at equal compute)."""
     logs = log if isinstance(log, dict) else {None: log}
     figure, (loss_axis, psnr_axis) = plt.subplots(1, 2, figsize=(9, 3.2))
     for name, run in logs.items():
@@ -143,18 +114,8 @@ def learning_curves(log, title: str | None = None, x: str = "epoch") -> matplotl
 
 
 def tradeoff_plot(table, x: str, y: str = "Y-PSNR", log_x: bool = True, title: str | None = None):
-    """A scatter of one comparison-table column against another, each point labelled.
-
-    Args:
-        table: DataFrame with a ``Name`` column and the ``x`` and ``y`` columns.
-        x: Column on the horizontal axis (e.g. ``"Parameters"``, ``"Time (s)"``).
-        y: Column on the vertical axis.
-        log_x: Logarithmic horizontal axis.
-        title: Figure title.
-
-    Returns:
-        The figure.
-    """
+    """A scatter of a comparison table's column ``y`` against ``x``, each point labelled with
+    its ``Name``."""
     figure, axis = plt.subplots(figsize=(5.5, 3.8))
     values = table[x].clip(lower=1) if log_x and x == "Parameters" else table[x]
     axis.scatter(values, table[y])

@@ -1,9 +1,8 @@
-"""Running models on images: predictors for evaluation, tiled upscaling of users' files.
+"""Running models and baselines on images: the predictors (LR uint8 -> SR floats in 0..255) of
+evaluation and the study, shipped weights, tiled upscaling of users' files.
 
-Tiling (:mod:`sr_keras.upscaling`) splits the LR image into ``tile x tile`` pieces, runs each with
-``overlap`` extra LR pixels of context on every side and keeps only its centre, so the result
-equals the untiled output (the overlap covers the models' receptive field) while memory stays
-bounded.
+Tiling (:mod:`sr_keras.upscaling`) runs ``tile x tile`` LR pieces with ``overlap`` pixels of
+context and keeps their centres: the untiled output, in bounded memory.
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ import tensorflow as tf
 
 from sr_keras import models
 from sr_keras import precision as precision_module
-from sr_keras.evaluate import BASELINES, baseline_predictor
 from sr_keras.images import SRKerasError, plan_outputs
+from sr_keras.interpolation import imresize, interpolate
 from sr_keras.upscaling import (
     TILE_MEMORY,
     Upscaler,
@@ -35,7 +34,25 @@ from sr_keras.utils import available_memory, ensure_writable_folder
 #: Where the project's trained weights live: ``results/weights/<model>_x<scale>.keras``.
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "results" / "weights"
 
+#: Batch function: ``(1, h, w, C)`` floats in ``[0, 1]`` -> ``(1, s*h, s*w, C)``.
 ArrayFunction = Callable[[np.ndarray], np.ndarray]
+#: LR uint8 ``HxWx3`` -> SR image as floats in ``0..255``.
+Predictor = Callable[[np.ndarray], np.ndarray]
+
+#: The interpolation baselines. ``bicubic`` is MATLAB's ``imresize`` kernel (a = -0.5), the one
+#: behind every published "Bicubic" row; ``bicubic_opencv`` is the deck's/OpenCV's (a = -0.75).
+BASELINES = ("nearest", "bilinear", "bicubic", "bicubic_opencv")
+
+
+def baseline_predictor(method: str, scale: int) -> Predictor:
+    """The predictor of an interpolation baseline (one of :data:`BASELINES`)."""
+    if method == "bicubic":
+        return lambda lr: imresize(lr, output_shape=(lr.shape[0] * scale, lr.shape[1] * scale))
+    if method == "bicubic_opencv":
+        return lambda lr: interpolate(lr, scale, "bicubic")
+    if method in ("nearest", "bilinear"):
+        return lambda lr: interpolate(lr, scale, method)
+    raise ValueError(f"method must be one of {BASELINES}, got {method!r}")
 
 
 def default_weights_path(name: str, scale: int) -> Path:
@@ -66,18 +83,9 @@ DEFAULT_MAX_SECONDS_PER_MEGAPIXEL = 2.0
 
 
 def default_model(scale: int) -> str:
-    """The default model of ``sr-keras upscale``: the best shipped one that is fast enough.
-
-    From ``results/comparison.csv``: the shipped model with the best Set5 Y-PSNR among those
-    whose measured time for a 1-megapixel output (column ``1 MP (s)``) is under
-    :data:`DEFAULT_MAX_SECONDS_PER_MEGAPIXEL`; if none is, the best shipped one.
-
-    Args:
-        scale: The scale.
-
-    Returns:
-        A model name; ``srresnet`` when nothing is shipped for this scale.
-    """
+    """``sr-keras upscale``'s default: the shipped model with the best Set5 Y-PSNR in
+    ``results/comparison.csv`` among those under :data:`DEFAULT_MAX_SECONDS_PER_MEGAPIXEL`
+    (column ``1 MP (s)``; the best of all if none is); ``srresnet`` if none is shipped."""
     shipped = shipped_models(scale)
     if not shipped:
         return "srresnet"
@@ -96,24 +104,11 @@ def default_model(scale: int) -> str:
 
 
 def load_model(
-    name: str,
-    scale: int,
-    weights: str | os.PathLike | None = None,
-    precision: str = "float32",
+    name: str, scale: int, weights: str | os.PathLike | None = None, precision: str = "float32"
 ) -> keras.Model:
-    """Loads a trained model: ``weights`` if given, else the project's shipped weights.
-
-    Args:
-        name: A registered model, optionally with ``_gr`` (the global-residual variant).
-        scale: The scale the weights must have.
-        weights: A whole ``.keras`` model or a ``.weights.h5`` file for ``build(name)``;
-            default ``results/weights/<name>_x<scale>.keras``.
-        precision: ``float32``, ``bfloat16``, ``float16`` or ``auto`` (see
-            :mod:`sr_keras.precision`): the model is rebuilt under that policy with the
-            file's weights, whatever precision the file was saved in.
-
-    Returns:
-        The model.
+    """Loads a trained model (``name``: a registered one, ``_gr`` for the global residual) from
+    ``weights`` (a ``.keras`` model or a ``.weights.h5`` file; default the shipped ones),
+    rebuilt under the ``precision`` policy (:mod:`sr_keras.precision`) whatever it was saved in.
 
     Raises:
         SRKerasError: If the file is missing or does not fit the model.
@@ -158,17 +153,12 @@ def load_model(
 
 
 def _weight_shapes(model: keras.Model) -> list[tuple]:
-    """What identifies an architecture: its weight shapes, and the global residual's layer."""
     residual = any(layer.name == "global_residual" for layer in model.layers)
     return [residual, *(tuple(weight.shape) for weight in model.weights)]
 
 
 def _check_architecture(model: keras.Model, path: Path, name: str, scale: int) -> None:
-    """Refuses a model file that holds another architecture than ``name``.
-
-    Raises:
-        SRKerasError: Naming the file, what it holds and the ``--model`` to use.
-    """
+    """Refuses a file holding another architecture, naming it and the ``--model`` to use."""
     architecture, residual = _architecture(name)
     expected = models.build(architecture, scale, global_residual=residual)
     if _weight_shapes(model) == _weight_shapes(expected):
@@ -197,15 +187,7 @@ def model_scale(model: keras.Model) -> int:
 
 
 def model_function(model: keras.Model) -> ArrayFunction:
-    """Wraps a model in a ``tf.function`` traced once for every image size.
-
-    Args:
-        model: An SR model.
-
-    Returns:
-        A function from a ``(1, h, w, C)`` float32 array in ``[0, 1]`` to the
-        ``(1, s*h, s*w, C)`` NumPy output.
-    """
+    """The model as an :data:`ArrayFunction` (a ``tf.function`` traced once for all sizes)."""
     channels = model.input_shape[-1]
 
     @tf.function(input_signature=[tf.TensorSpec([1, None, None, channels], tf.float32)])
@@ -216,17 +198,8 @@ def model_function(model: keras.Model) -> ArrayFunction:
 
 
 def self_ensemble(function: ArrayFunction) -> ArrayFunction:
-    """Averages a batch function over the 8 flips and 90-degree rotations (EDSR's "+").
-
-    Each transformed input is upscaled, transformed back and the eight results averaged:
-    8 times the compute, usually +0.1 to +0.2 dB for trained CNNs.
-
-    Args:
-        function: Batch function as from :func:`model_function`.
-
-    Returns:
-        The ensembled batch function (same signature).
-    """
+    """Averages a batch function over the 8 flips and 90-degree rotations (EDSR's "+"): each
+    transformed input is upscaled and transformed back; 8x the compute."""
 
     def ensembled(batch: np.ndarray) -> np.ndarray:
         total = None
@@ -242,6 +215,17 @@ def self_ensemble(function: ArrayFunction) -> ArrayFunction:
     return ensembled
 
 
+def model_predictor(
+    model: keras.Model, scale: int, tile=0, overlap=32, ensemble=False, multiple=4
+) -> Predictor:
+    """A model's :data:`Predictor`, in ``tile`` x ``tile`` LR pieces (0: whole images),
+    averaged over the 8 flips/rotations with ``ensemble``."""
+    function = model_function(model)
+    if ensemble:
+        function = self_ensemble(function)
+    return lambda lr: predict_tiled(function, lr, scale, tile, overlap, multiple) * 255.0
+
+
 def predictor(
     name: str,
     scale: int,
@@ -250,49 +234,19 @@ def predictor(
     overlap: int = 32,
     ensemble: bool = False,
     precision: str = "auto",
-) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
-    """The evaluation function of a baseline or a trained model.
-
-    Args:
-        name: An interpolation baseline or a registered model.
-        scale: The scale.
-        weights: Weights of a model; default the shipped ones.
-        tile: LR tile side for models (0: whole images).
-        overlap: LR context per tile side.
-        ensemble: Average over the 8 flips/rotations (:func:`self_ensemble`).
-        precision: The model's compute precision (:func:`load_model`).
-
-    Returns:
-        ``(predict, parameters)``: ``predict`` maps an LR uint8 ``HxWx3`` array to the SR
-        image as floats in ``0..255``; ``parameters`` is 0 for baselines.
-
-    Raises:
-        SRKerasError: If the model's weights cannot be found or loaded.
-    """
+) -> tuple[Predictor, int]:
+    """``(predictor, parameters)`` of a baseline (0 parameters) or a trained model (its
+    ``weights``, default the shipped ones; see :func:`model_predictor`, :func:`load_model`)."""
     if name in BASELINES:
         return baseline_predictor(name, scale), 0
     model = load_model(name, scale, weights, precision)
-    function = model_function(model)
-    if ensemble:
-        function = self_ensemble(function)
-    multiple = tile_multiple(name)
-
-    def predict(lr: np.ndarray) -> np.ndarray:
-        return predict_tiled(function, lr, scale, tile, overlap, multiple) * 255.0
-
+    predict = model_predictor(model, scale, tile, overlap, ensemble, tile_multiple(name))
     return predict, model.count_params()
 
 
-#: Working bytes per LR pixel of an interpolation baseline, per unit of ``scale**2``.
-_BASELINE_BYTES = 3 * 8 * 4
-
-
 def activation_bytes(model: keras.Model, side: int = 12) -> float:
-    """Estimated working memory of a model per LR input pixel, in bytes.
-
-    Measured on a small input: four times the largest activation (a convolution's input and
-    output, a skip connection and the backend's scratch space).
-    """
+    """Estimated working memory per LR input pixel: four times the largest activation (a
+    convolution's input and output, a skip connection and the backend's scratch space)."""
     probe = keras.Model(model.input, [layer.output for layer in model.layers[1:]])
     channels = model.input_shape[-1]
     outputs = probe(np.zeros((1, side, side, channels), np.float32), training=False)
@@ -301,8 +255,7 @@ def activation_bytes(model: keras.Model, side: int = 12) -> float:
 
 
 def tile_multiple(name: str) -> int:
-    """LR tile origins are kept on multiples of this for a model or baseline (4, or the
-    model's ``tile_multiple``)."""
+    """LR tile origins are kept on multiples of this (4, or the model's ``tile_multiple``)."""
     if name in BASELINES:
         return 4
     return models.MODELS[_architecture(name)[0]].tile_multiple
@@ -315,22 +268,15 @@ def upscaling_function(
     ensemble: bool = False,
     precision: str = "auto",
 ) -> tuple[ArrayFunction, float]:
-    """The batch function of a model or baseline for :func:`upscale_image`.
-
-    Returns:
-        ``(function, bytes per LR pixel)``: the function on ``[0, 1]`` floats, and its
-        estimated working memory.
-
-    Raises:
-        SRKerasError: If the model's weights cannot be found or loaded.
-    """
+    """``(batch function, bytes per LR pixel)`` of a model or baseline for
+    :func:`upscale_image`: the function on ``[0, 1]`` floats and its working memory."""
     if name in BASELINES:
         baseline = baseline_predictor(name, scale)
 
         def function(batch):
             return (baseline(batch[0] * 255.0) / 255.0)[None].astype(np.float32)
 
-        working = _BASELINE_BYTES * scale**2
+        working = 3 * 8 * 4 * scale**2
     else:
         model = load_model(name, scale, weights, precision)
         function, working = model_function(model), activation_bytes(model)
@@ -353,34 +299,17 @@ def upscale_files(
     overwrite: bool = False,
     precision: str = "auto",
 ) -> tuple[list[Path], list[str], list[str]]:
-    """Upscales image files into ``out_dir`` as ``<stem>_x<scale>.png``.
+    """Upscales image files and folders into ``out_dir`` as ``<stem>_x<scale>.png`` with a
+    model or a baseline (``weights``, ``precision``: :func:`load_model`).
 
-    The outputs are named and checked first (:func:`sr_keras.images.plan_outputs`: existing
-    ones are skipped unless ``overwrite``, earlier outputs are never read as inputs), then the
-    output folder is test-written, then the model loaded. A file that cannot be read, would not
-    fit in memory or cannot be written is reported and the others are still written. Each
-    output is written to a temp file and renamed; temp files left by a killed run for these
-    outputs are removed.
-
-    Args:
-        inputs: Files and folders.
-        out_dir: The output folder.
-        name: A registered model or an interpolation baseline.
-        scale: The scale.
-        weights: Weights file; default the project's trained weights.
-        tile: LR tile side (0: whole images); smaller where one tile of the model would need
-            more than :data:`sr_keras.upscaling.TILE_MEMORY` (or a quarter of the free memory).
-        overlap: LR context per tile side.
-        progress: Show progress bars over files and over the tiles of each image.
-        ensemble: Average over the 8 flips/rotations (8 times slower).
-        overwrite: Replace existing outputs.
-        precision: The model's compute precision (:func:`load_model`; default ``auto``).
+    Outputs are planned first (:func:`sr_keras.images.plan_outputs`: existing ones skipped
+    unless ``overwrite``), then the folder is test-written, then the model loaded. A file that
+    fails is reported and the others still written, each atomically. ``tile`` (0: whole images)
+    shrinks where one tile would need more than :data:`sr_keras.upscaling.TILE_MEMORY` or a
+    quarter of the free memory.
 
     Returns:
         ``(written paths, notices of skipped files, error messages)``.
-
-    Raises:
-        SRKerasError: If the output folder cannot be written or the model cannot be loaded.
     """
     if name not in BASELINES:
         _architecture(name)  # a wrong name fails even when every output exists

@@ -1,149 +1,71 @@
-"""The main job: the study end to end on a source of images, tables and figures into ``results/``.
+"""The study, end to end: interpolation baselines, the models, their comparison and figures.
 
-Now: the interpolation baselines (nearest, bilinear, bicubic as MATLAB and as OpenCV) at x2, x3
-and x4 with the standard protocol, one table per dataset (CSV and Markdown) and one figure.
+Three modes of one code path (``sr-keras study``, the notebooks' ``MODE``):
+
+* ``shipped`` (``sr-keras study``): the baselines and every shipped model (``results/weights``)
+  evaluated on the sample photos, the figures, one photo upscaled; under ``runs/study``.
+* ``quick`` (``--quick-train``, the notebooks' default, CI): a smoke run, each model trained a
+  few steps on the sample, under ``runs/quick``: its numbers only show that the code runs.
+* ``full`` (``--full``): each model's recipe (``sr_keras.recipes``) on the training data
+  (``--train-data``, ``SR_KERAS_DATA`` or ``../shared/data/BSDS500``), validated on DIV2K's
+  valid split or the sample's photos (never the benchmarks), evaluated on Set5 and Set14;
+  weights, logs, tables and figures into ``results/``.
+
+``SR_KERAS_RUNS`` moves ``runs/``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import sys
 from pathlib import Path
 
+import keras
+import numpy as np
 import pandas as pd
 
-from sr_keras.data import find_pairs, is_div2k_root, load_pair
+from sr_keras import inference
+from sr_keras.data import find_pairs, is_div2k_root, load_pair, sample_dir
 from sr_keras.evaluate import (
-    BASELINES,
-    baseline_predictor,
+    comparison_table,
     evaluate,
     format_table,
     measure,
+    megapixel_seconds,
     quantize,
-    write_csv,
+    write_table,
 )
-from sr_keras.figures import comparison_figure, save_figure
-from sr_keras.utils import atomic_write_text, machine_description
+from sr_keras.figures import comparison_figure, learning_curves, save_figure, tradeoff_plot
+from sr_keras.images import SRKerasError
+from sr_keras.inference import BASELINES
+from sr_keras.precision import resolve as resolve_precision
+from sr_keras.recipes import QUICK, RECIPES, recipe
+from sr_keras.train import save_model, train
+from sr_keras.utils import (
+    atomic_write_bytes,
+    atomic_write_text,
+    machine_description,
+    project_root,
+    shared_data_dir,
+)
 
+MODES = ("shipped", "quick", "full")
 
-def dataset_name(source: str | os.PathLike) -> str:
-    """A short name for a source: ``sample``, ``DIV2K`` or the folder's name."""
-    if str(source) == "sample":
-        return "sample"
-    if is_div2k_root(source):
-        return "DIV2K"
-    return Path(source).resolve().name
+#: Column of :func:`evaluate_models` with the self-ensemble's gain.
+ENSEMBLE_GAIN = "x8 gain (dB)"
 
-
-def baseline_table(
-    source: str | os.PathLike,
-    scales=(2, 3, 4),
-    methods=BASELINES,
-    split: str = "valid",
-    progress: bool = True,
-) -> pd.DataFrame:
-    """Mean metrics of each interpolation baseline at each scale on one source.
-
-    Returns:
-        A DataFrame with columns ``dataset, scale, method, psnr_y, ssim_y, psnr_rgb, mse,
-        seconds`` (means over images).
-    """
-    rows = []
-    name = dataset_name(source)
-    for scale in scales:
-        for method in methods:
-            table = evaluate(
-                baseline_predictor(method, scale),
-                source,
-                scale,
-                split=split,
-                progress=progress,
-                description=f"{name} x{scale} {method}",
-            )
-            mean = table.iloc[-1].drop("image").to_dict()
-            rows.append({"dataset": name, "scale": scale, "method": method, **mean})
-    return pd.DataFrame(rows)
-
-
-def baseline_figure(source, scale: int, path, split: str = "valid", image_index: int = 0):
-    """Saves the side-by-side figure of the baselines on one image of a source."""
-    pair = find_pairs(source, split, scale)[image_index]
-    lr, hr = load_pair(pair, scale)
-    outputs, captions = {}, {}
-    for method in ("nearest", "bilinear", "bicubic"):
-        sr = quantize(baseline_predictor(method, scale)(lr))
-        values = measure(sr, hr, crop_border=scale)
-        outputs[method] = sr
-        captions[method] = f"{values['psnr_y']:.2f} dB / {values['ssim_y']:.4f}"
-    figure = comparison_figure(
-        hr,
-        lr,
-        outputs,
-        scale,
-        captions=captions,
-        title=f"{dataset_name(source)} / {pair.name}, x{scale}: Y-PSNR / Y-SSIM",
-    )
-    save_figure(figure, path)
-    return Path(path)
-
-
-def write_baseline_results(table: pd.DataFrame, out_dir: str | os.PathLike, command: str):
-    """Writes one dataset's baseline table as ``baselines_<dataset>.csv`` and ``.md``."""
-    out_dir = Path(out_dir)
-    name = table["dataset"].iloc[0]
-    write_csv(table, out_dir / f"baselines_{name}.csv")
-    shown = table.assign(scale="x" + table["scale"].astype(str))
-    markdown = (
-        f"# Interpolation baselines: {name}\n\n"
-        "Standard protocol: HR cropped to a multiple of the scale, LR = MATLAB bicubic downscale "
-        "with antialiasing rounded to uint8; outputs rounded to uint8; Y-PSNR/Y-SSIM on ITU-R "
-        "BT.601 luma and RGB PSNR/MSE, border of `scale` pixels shaved. `bicubic` is MATLAB's "
-        "kernel (a = -0.5, the published baseline), `bicubic_opencv` the deck's (a = -0.75). "
-        "`seconds` is the time per image.\n\n"
-        f"Produced by `{command}` on: {machine_description()}.\n\n"
-        + format_table(shown, markdown=True)
-        + "\n"
-    )
-    atomic_write_text(out_dir / f"baselines_{name}.md", markdown)
-
-
-def run_study(
-    sources=("sample",),
-    scales=(2, 3, 4),
-    out_dir: str | os.PathLike = "results",
-    split: str = "valid",
-    progress: bool = True,
-) -> pd.DataFrame:
-    """Runs the baseline study on each source; writes tables and figures under ``out_dir``.
-
-    Per source: ``baselines_<dataset>.csv`` and ``.md`` (each scale and method) and
-    ``figures/baselines_<dataset>_x<scale>.png`` for the largest scale.
-
-    Args:
-        sources: Sources (``"sample"``, DIV2K roots or folders of HR images).
-        scales: The scales to evaluate.
-        out_dir: Where the results go.
-        split: DIV2K's or the sample's split to evaluate.
-        progress: Show progress bars.
-
-    Returns:
-        The combined table of all sources.
-    """
-    out_dir = Path(out_dir)
-    tables = []
-    for source in sources:
-        table = baseline_table(source, scales, split=split, progress=progress)
-        command = (
-            f"sr-keras study --baselines-only --data {source} --scales {','.join(map(str, scales))}"
-        )
-        write_baseline_results(table, out_dir, command)
-        scale = max(scales)
-        name = dataset_name(source)
-        baseline_figure(
-            source, scale, out_dir / "figures" / f"baselines_{name}_x{scale}.png", split=split
-        )
-        tables.append(table)
-    return pd.concat(tables, ignore_index=True)
-
+#: The deck's results table (DIV2K valid; its protocol is not stated).
+DECK_RESULTS = pd.DataFrame(
+    [
+        ("srcnn", 20_483, 581.2148, 21.2076, 0.155355),
+        ("srresnet_lite", 39_875, 397.9567, 23.1751, 0.193009),
+        ("srresnet", 449_731, 396.3909, 23.3171, 0.352079),
+        ("sr_autoencoder", 1_848_067, 382.0012, 23.4283, 2.352550),
+    ],
+    columns=["Name", "Parameters", "Loss (MSE)", "PSNR", "Time (s)"],
+)
 
 #: The deck's worked example (Hinh 4 and 5): the 2x2 input and its published 4x4 upscalings.
 DECK_INPUT = ((10, 20), (30, 40))
@@ -162,19 +84,93 @@ DECK_TABLES = {
     ),
 }
 
+#: The sample photo ``sr-keras study`` upscales with the default model (not an evaluation one).
+UPSCALED_PHOTO = "chelsea.png"
+
+
+@dataclasses.dataclass
+class StudySettings:
+    """Where a study run reads and writes: ``mode`` (one of :data:`MODES`), the models'
+    ``scale``, training ``data`` (``None``: none found), ``val_data`` (``None``: the valid split
+    of ``data``), evaluation ``benchmarks``, ``runs_dir`` (training runs), ``results_dir``
+    (tables, figures, a full run's weights and logs) and ``precision``."""
+
+    mode: str
+    scale: int
+    data: str | None
+    val_data: str | None
+    benchmarks: list[str]
+    runs_dir: Path
+    results_dir: Path
+    precision: str = "auto"
+
+    @property
+    def quick(self) -> bool:
+        return self.mode == "quick"
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.results_dir / "figures"
+
+    @property
+    def smoke(self) -> str:
+        """The smoke run's label ("" in the other modes), on its tables and figures."""
+        steps = QUICK["epochs"] * QUICK["steps_per_epoch"]
+        return f"SMOKE RUN (models trained {steps} steps)" if self.quick else ""
+
+
+def study_settings(mode=None, data=None, scale: int = 4, precision=None, out=None):
+    """The :class:`StudySettings` of a mode (default ``SR_KERAS_MODE`` or ``quick``).
+
+    ``data``: training source of the full mode (default ``SR_KERAS_DATA`` or
+    ``../shared/data/BSDS500``); ``out``: the results folder (default ``runs/study``,
+    ``runs/quick/results`` or ``results/``); ``precision``: default float32 for the shipped
+    models (their published numbers), else ``auto``.
+    """
+    mode = mode or os.environ.get("SR_KERAS_MODE", "quick")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    runs = Path(os.environ.get("SR_KERAS_RUNS", project_root() / "runs"))
+    precision = precision or ("float32" if mode == "shipped" else "auto")
+    settings = StudySettings(
+        mode, scale, "sample", "sample", ["sample"], runs / mode, runs / "study", precision
+    )
+    if mode == "quick":
+        settings.results_dir = runs / mode / "results"
+    elif mode == "full":
+        shared = shared_data_dir()
+        data = data or os.environ.get("SR_KERAS_DATA")
+        if not data and (shared / "BSDS500").is_dir():
+            data = str(shared / "BSDS500")
+        # Validation picks the best checkpoint, so it never uses the benchmark sets: DIV2K's
+        # valid split for DIV2K, else the sample's validation photos (astronaut, coffee).
+        div2k = bool(data) and is_div2k_root(data)
+        settings.data, settings.val_data = data, None if div2k else "sample"
+        if (shared / "Set5").is_dir():
+            settings.benchmarks = [str(shared / "Set5"), str(shared / "Set14")]
+        elif div2k:
+            settings.benchmarks = [data]
+        settings.results_dir = project_root() / "results"
+    if out:
+        settings.results_dir = Path(out)
+    return settings
+
+
+def dataset_name(source: str | os.PathLike) -> str:
+    """A short name for a source: ``sample``, ``DIV2K`` or the folder's name."""
+    if str(source) == "sample":
+        return "sample"
+    return "DIV2K" if is_div2k_root(source) else Path(source).resolve().name
+
+
+def run_name(model: str, scale: int, global_residual: bool = False) -> str:
+    """``srcnn_x4``, or ``srcnn_gr_x4`` for the global-residual variant."""
+    return f"{model}{'_gr' if global_residual else ''}_x{scale}"
+
 
 def deck_examples() -> dict[str, pd.DataFrame]:
-    """The deck's 2x2 -> 4x4 example with each method, checked against the deck's tables.
-
-    Returns:
-        Method name -> 4x4 DataFrame of :func:`sr_keras.interpolation.interpolate`'s output
-        (rounded to 2 decimals, as printed in the deck).
-
-    Raises:
-        AssertionError: If a result differs from the deck's table by more than 0.01.
-    """
-    import numpy as np
-
+    """The deck's 2x2 -> 4x4 example by each method, rounded as the deck prints it; asserts
+    that the results match the deck's tables within 0.01."""
     from sr_keras.interpolation import interpolate
 
     results = {}
@@ -185,3 +181,310 @@ def deck_examples() -> dict[str, pd.DataFrame]:
             assert difference <= 0.01 + 1e-9, f"{method} differs from the deck by {difference}"
         results[method] = pd.DataFrame(values).round(2)
     return results
+
+
+def baseline_table(source, scales=(2, 3, 4), methods=BASELINES, split="valid", progress=True):
+    """Mean metrics of each baseline at each scale on one source: columns ``dataset, scale,
+    method`` and the evaluation's (means over images)."""
+    rows = []
+    name = dataset_name(source)
+    for scale in scales:
+        for method in methods:
+            predict = inference.baseline_predictor(method, scale)
+            description = f"{name} x{scale} {method}"
+            table = evaluate(
+                predict, source, scale, split, progress=progress, description=description
+            )
+            mean = table.iloc[-1].drop("image").to_dict()
+            rows.append({"dataset": name, "scale": scale, "method": method, **mean})
+    return pd.DataFrame(rows)
+
+
+def train_model(settings: StudySettings, model: str, global_residual=False, verbose="auto"):
+    """Trains one model with its recipe (resumes an interrupted run, reloads a finished one);
+    a full run also publishes ``results/weights/<run>.keras`` and ``results/logs/<run>.csv``
+    and ``.json`` (configuration and summary). Returns ``(model, log)``."""
+    if settings.data is None:
+        raise SRKerasError(
+            "the full study needs training data: pass --train-data (a DIV2K root or a folder of "
+            "HR images) or set SR_KERAS_DATA"
+        )
+    name = run_name(model, settings.scale, global_residual)
+    out = str(settings.runs_dir / name)
+    where = (settings.data, settings.val_data, out, settings.scale, global_residual)
+    config = dataclasses.replace(
+        recipe(model, settings.quick, *where), precision=settings.precision
+    )
+    trained, log = train(config, verbose=verbose)
+    if settings.mode == "full":
+        run_dir, results = Path(out), settings.results_dir
+        # The published model has no optimizer state (a third of the size for Adam).
+        best = keras.models.load_model(run_dir / "best.keras", compile=False)
+        save_model(best, results / "weights" / f"{name}.keras")
+        atomic_write_bytes(results / "logs" / f"{name}.csv", (run_dir / "log.csv").read_bytes())
+        record = {
+            part: json.loads((run_dir / f"{part}.json").read_text())
+            for part in ("config", "summary")
+        }
+        atomic_write_text(results / "logs" / f"{name}.json", json.dumps(record, indent=2) + "\n")
+    return trained, log
+
+
+def _weights_path(settings: StudySettings, name: str) -> Path:
+    if settings.mode == "shipped":
+        return inference.default_weights_path(name, settings.scale)
+    if settings.quick:
+        return settings.runs_dir / f"{name}_x{settings.scale}" / "best.keras"
+    return settings.results_dir / "weights" / f"{name}_x{settings.scale}.keras"
+
+
+def all_trained(settings: StudySettings, models=None) -> dict[str, keras.Model]:
+    """Every trained model of this mode (of the architectures ``models``, default all) by
+    name (``srcnn``, ``srcnn_gr``...), in the recipes' order."""
+    names = [name for model in RECIPES for name in (model, f"{model}_gr")]
+    if settings.mode == "shipped":
+        shipped = inference.shipped_models(settings.scale)
+        names = [name for name in names if name in shipped] + sorted(set(shipped) - set(names))
+    if models is not None:
+        names = [name for name in names if name.removesuffix("_gr") in models]
+    found = {}
+    for name in names:
+        path = _weights_path(settings, name)
+        if path.is_file():
+            found[name] = inference.load_model(name, settings.scale, path, settings.precision)
+    return found
+
+
+def evaluate_models(settings: StudySettings, trained, include_bicubic=True, self_ensemble=False):
+    """The deck-style comparison table of trained models (name -> model) and bicubic on each
+    benchmark: columns ``Dataset``, those of :func:`sr_keras.evaluate.comparison_table`,
+    ``1 MP (s)`` (seconds to upscale to a 1000x1000 output), ``Precision`` and, with
+    ``self_ensemble``, :data:`ENSEMBLE_GAIN` (the 8-way ensemble's Y-PSNR gain; 8x the time)."""
+    scale = settings.scale
+    runs = {name: inference.model_predictor(model, scale) for name, model in trained.items()}
+    if include_bicubic:
+        runs = {"bicubic": inference.baseline_predictor("bicubic", scale), **runs}
+    ensembled = {
+        name: inference.model_predictor(model, scale, ensemble=True)
+        for name, model in trained.items()
+        if self_ensemble
+    }
+    parameters = {name: model.count_params() for name, model in trained.items()}
+    frames = []
+    for source in settings.benchmarks:
+        tables = {
+            name: evaluate(run, source, scale, description=name) for name, run in runs.items()
+        }
+        table = comparison_table(tables, parameters)
+        table.insert(0, "Dataset", dataset_name(source))
+        if self_ensemble:
+            gains = {
+                name: evaluate(run, source, scale, description=f"{name} x8")["psnr_y"].iloc[-1]
+                - tables[name]["psnr_y"].iloc[-1]
+                for name, run in ensembled.items()
+            }
+            table[ENSEMBLE_GAIN] = [round(gains.get(name, np.nan), 3) for name in table["Name"]]
+        frames.append(table)
+    table = pd.concat(frames, ignore_index=True)
+    # A full run times a 1000x1000 output (best of 3); the others one smaller image, scaled.
+    side, repeats = {"full": (1000, 3), "shipped": (500, 1)}.get(settings.mode, (200, 1))
+    timed = {"bicubic": inference.baseline_predictor("bicubic", scale), **runs}
+    seconds = {name: megapixel_seconds(run, scale, side, repeats) for name, run in timed.items()}
+    table["1 MP (s)"] = [round(seconds[name], 3) for name in table["Name"]]
+    precision = resolve_precision(settings.precision)
+    table["Precision"] = [precision if name in trained else "" for name in table["Name"]]
+    return table
+
+
+def outputs_figure(
+    settings: StudySettings,
+    trained=None,
+    image_index: int = 0,
+    source=None,
+    baselines=("bicubic",),
+    split: str = "valid",
+):
+    """The baselines' and models' (name -> model) outputs on one image of ``source`` (default
+    the first benchmark; an index past the end wraps), beside HR and LR, with one zoomed crop."""
+    scale, source = settings.scale, source or settings.benchmarks[0]
+    pairs = find_pairs(source, split, scale)
+    pair = pairs[image_index % len(pairs)]
+    lr, hr = load_pair(pair, scale)
+    predictors = {method: inference.baseline_predictor(method, scale) for method in baselines}
+    for name, model in (trained or {}).items():
+        predictors[name] = inference.model_predictor(model, scale)
+    outputs = {name: quantize(predict(lr)) for name, predict in predictors.items()}
+    captions = {}
+    for name, sr in outputs.items():
+        values = measure(sr, hr, scale)
+        captions[name] = f"{values['psnr_y']:.2f} dB / {values['ssim_y']:.4f}"
+    label = f"{settings.smoke}: " if trained and settings.smoke else ""
+    title = f"{label}{dataset_name(source)} / {pair.name}, x{scale}: Y-PSNR / Y-SSIM"
+    return comparison_figure(hr, lr, outputs, scale, captions=captions, title=title)
+
+
+def learning_curves_figure(settings: StudySettings, log: pd.DataFrame, name: str):
+    """The learning curves of one run, titled with its name (and the smoke run's label)."""
+    label = f"{settings.smoke}: " if settings.smoke else ""
+    return learning_curves(log, title=f"{label}{name}: training loss and validation Y-PSNR")
+
+
+def save(settings: StudySettings, figure, filename: str) -> Path:
+    """Saves a figure into the mode's figures folder and returns the path."""
+    path = settings.figures_dir / filename
+    save_figure(figure, path)
+    return path
+
+
+def publish_table(settings: StudySettings, table: pd.DataFrame, stem: str, title: str) -> Path:
+    """Writes ``<stem>.csv`` and ``<stem>.md`` into the results folder, the Markdown with
+    ``title``, the mode (the smoke run's label) and the machine."""
+    what = settings.smoke or f"Mode: {settings.mode}"
+    note = f"{title}\n\n{what}. Machine: {machine_description()}."
+    path = settings.results_dir / f"{stem}.md"
+    write_table(table, path.with_suffix(".csv"), path, note)
+    return path
+
+
+def comparison_with_deck(table: pd.DataFrame) -> pd.DataFrame:
+    """Our comparison rows side by side with the deck's own numbers (its PSNR and time)."""
+    deck = DECK_RESULTS.rename(
+        columns={"PSNR": "deck PSNR", "Time (s)": "deck Time (s)", "Loss (MSE)": "deck MSE"}
+    ).drop(columns="Parameters")
+    base = table.copy()
+    base["model"] = base["Name"].str.replace("_gr", "", regex=False)
+    merged = base.merge(deck, left_on="model", right_on="Name", how="left", suffixes=("", "_d"))
+    return merged.drop(columns=["model", "Name_d"])
+
+
+def training_runs(settings: StudySettings) -> pd.DataFrame:
+    """One row per published full run (``results/logs/*.json``): recipe, data, steps, best
+    validation Y-PSNR, wall time, machine; empty if nothing was published."""
+    rows = []
+    for path in sorted((settings.results_dir / "logs").glob("*.json")):
+        record = json.loads(path.read_text())
+        config, summary = record["config"], record["summary"]
+        rows.append(
+            {
+                "Run": path.stem,
+                "Data": Path(config["data"]).name,
+                "Steps": summary["steps"],
+                "Batch": config["batch_size"],
+                "HR patch": config["patch_size"],
+                "Loss": config["loss"],
+                "LR": config["learning_rate"],
+                "Schedule": config["schedule"],
+                "Best val Y-PSNR": round(summary["best_val_psnr_y"], 2),
+                "Wall time (min)": round(summary["train_seconds"] / 60, 1),
+                "Machine": summary["machine"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def tradeoff_figures(settings: StudySettings, table: pd.DataFrame):
+    """PSNR against parameters and against time per image, on the first benchmark."""
+    first = table[table["Dataset"] == table["Dataset"].iloc[0]]
+    label = f"{settings.smoke}: " if settings.smoke else ""
+    title = f"{label}{first['Dataset'].iloc[0]} x{settings.scale}"
+    return tuple(tradeoff_plot(first, x, title=title) for x in ("Parameters", "Time (s)"))
+
+
+#: The note on top of each ``baselines_<dataset>.md``.
+BASELINES_NOTE = (
+    "Standard protocol: HR cropped to a multiple of the scale, LR = MATLAB bicubic downscale "
+    "with antialiasing rounded to uint8; outputs rounded to uint8; Y-PSNR/Y-SSIM on ITU-R "
+    "BT.601 luma and RGB PSNR/MSE, border of `scale` pixels shaved. `bicubic` is MATLAB's "
+    "kernel (a = -0.5, the published baseline), `bicubic_opencv` the deck's (a = -0.75). "
+    "`seconds` is the time per image."
+)
+
+
+def run_baselines(settings: StudySettings, sources, scales=(2, 3, 4), split="valid"):
+    """The baselines on each source: ``baselines_<dataset>.csv`` and ``.md`` and, at the largest
+    scale, ``figures/baselines_<dataset>_x<scale>.png``; returns the combined table."""
+    tables = []
+    at_largest = dataclasses.replace(settings, scale=max(scales))
+    for source in sources:
+        table = baseline_table(source, scales, split=split)
+        name = dataset_name(source)
+        command = f"sr-keras study --baselines-only --data {source} --scales "
+        command += ",".join(map(str, scales))
+        note = f"# Interpolation baselines: {name}\n\n{BASELINES_NOTE}\n\n"
+        note += f"Produced by `{command}` on: {machine_description()}."
+        stem = settings.results_dir / f"baselines_{name}"
+        write_table(table, stem.with_suffix(".csv"), stem.with_suffix(".md"), note)
+        figure = outputs_figure(at_largest, source=source, baselines=BASELINES[:3], split=split)
+        save(settings, figure, f"baselines_{name}_x{at_largest.scale}.png")
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
+
+
+def _comparison_title(settings: StudySettings) -> str:
+    command = {"shipped": "", "quick": " --quick-train", "full": " --full"}[settings.mode]
+    title = (
+        f"# Comparison of the deck's models (x{settings.scale}, standard protocol)\n\n"
+        f"Produced by `sr-keras study{command}`; evaluated on "
+        f"{', '.join(map(dataset_name, settings.benchmarks))}; "
+    )
+    if settings.mode != "shipped":
+        return title + f"training data: {settings.data}."
+    return title + (
+        "the shipped weights (results/weights, trained by `sr-keras study --full`). The "
+        "sample's validation photos (astronaut, coffee) also picked each shipped checkpoint; "
+        "`--full` evaluates on Set5 and Set14."
+    )
+
+
+def run_models(settings: StudySettings, models=None, self_ensemble=False) -> pd.DataFrame:
+    """Trains (quick, full) or loads (shipped) the models, then writes the comparison table and
+    figure; the shipped mode also upscales :data:`UPSCALED_PHOTO` with the default model."""
+    if settings.mode != "shipped":
+        verbose = 1 if sys.stdout.isatty() else 2
+        for model in models or RECIPES:
+            for residual in (False, True):
+                name = run_name(model, settings.scale, residual)
+                print(f"\ntraining {name} ({settings.mode} mode, data: {settings.data})")
+                train_model(settings, model, residual, verbose=verbose)
+    trained = all_trained(settings, models if settings.mode == "shipped" else None)
+    if not trained:
+        raise SRKerasError(f"no trained model found for {', '.join(models or RECIPES)}")
+    table = evaluate_models(settings, trained, self_ensemble=self_ensemble)
+    publish_table(settings, table, "comparison", _comparison_title(settings))
+    save(settings, outputs_figure(settings, trained), "comparison.png")
+    print(f"\n{settings.smoke or 'Comparison'} (x{settings.scale}):")
+    print(table.to_string(index=False))
+    print(f"\nwrote {settings.results_dir}/comparison.md and figures in {settings.figures_dir}")
+    if settings.mode == "shipped":
+        name = inference.default_model(settings.scale)
+        photo, folder = sample_dir() / UPSCALED_PHOTO, settings.results_dir / "upscaled"
+        written, notices, errors = inference.upscale_files(
+            [photo], folder, name, settings.scale, progress=False, precision=settings.precision
+        )
+        print("\n".join([*notices, *errors, *(f"wrote {path} ({name})" for path in written)]))
+    return table
+
+
+def run(
+    mode=None,
+    out=None,
+    models=None,
+    scales=(2, 3, 4),
+    data=None,
+    train_data=None,
+    baselines_only=False,
+    self_ensemble=False,
+    split="valid",
+    precision=None,
+) -> StudySettings:
+    """``sr-keras study``: the baselines on ``data`` (default the sample, plus the benchmarks
+    in the full mode), then, unless ``baselines_only``, :func:`run_models`. ``precision``
+    defaults to float32 in the shipped mode (the published numbers), else ``auto``."""
+    settings = study_settings(mode, train_data, precision=precision, out=out)
+    sources = data or list(dict.fromkeys(["sample", *settings.benchmarks]))
+    print(format_table(run_baselines(settings, sources, scales, split)))
+    print(f"\nwrote {settings.results_dir}/baselines_<dataset>.md and .csv", end="")
+    print(f", figures in {settings.figures_dir}")
+    if not baselines_only:
+        run_models(settings, models, self_ensemble)
+    return settings

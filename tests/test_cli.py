@@ -208,19 +208,21 @@ def test_study_missing_source_exit_2(tmp_path, capsys):
     assert not list(tmp_path.glob("baselines*"))
 
 
-def test_study_quick_mode_trains_and_compares(tmp_path, monkeypatch, capsys):
-    """The main job's quick mode end to end, for one model (CI runs all six notebooks too)."""
+def test_study_quick_train_is_a_labelled_smoke_run(tmp_path, monkeypatch, capsys):
+    """--quick-train end to end for one model (CI runs the notebooks too): all under --out."""
     monkeypatch.setenv("SR_KERAS_RUNS", str(tmp_path / "runs"))
     out = tmp_path / "results"
-    status = cli.main(["study", "--models", "srcnn", "--scales", "4", "--out", str(out)])
-    assert status == 0
-    quick_results = tmp_path / "runs" / "quick" / "results"
-    comparison = pd.read_csv(quick_results / "comparison.csv")
+    argv = ["study", "--quick-train", "--models", "srcnn", "--scales", "4", "--out", str(out)]
+    assert cli.main(argv) == 0
+    comparison = pd.read_csv(out / "comparison.csv")
     assert list(comparison["Name"]) == ["bicubic", "srcnn", "srcnn_gr"]
     assert comparison.loc[0, "Parameters"] == 0 and comparison.loc[1, "Parameters"] == 20_483
-    assert (quick_results / "figures" / "comparison.png").is_file()
+    assert "SMOKE RUN" in (out / "comparison.md").read_text()
+    assert "SMOKE RUN" in capsys.readouterr().out
+    assert (out / "figures" / "comparison.png").is_file()
     assert (out / "baselines_sample.csv").is_file()
     assert not (out / "weights").exists()  # quick runs never touch the shipped weights
+    assert (tmp_path / "runs" / "quick" / "srcnn_gr_x4" / "best.keras").is_file()
 
 
 # --- reliability (issue #11) ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ from sr_keras.evaluate import (
     evaluate,
     format_table,
     quantize,
-    write_csv,
+    write_table,
 )
 from sr_keras.images import ImageReadError, read_image
 from sr_keras.interpolation import degrade, imresize, interpolate, modcrop
@@ -80,16 +80,17 @@ def test_evaluate_corrupt_file_raises(tiny_folder):
         evaluate(baseline_predictor("bicubic", 4), tiny_folder, 4, progress=False)
 
 
-def test_format_and_write_csv(tiny_folder, tmp_path):
+def test_format_and_write_table(tiny_folder, tmp_path):
     table = evaluate(baseline_predictor("bilinear", 4), tiny_folder, 4, progress=False)
     text = format_table(table)
     assert "psnr_y" in text and "mean" in text
     assert f"{table['psnr_y'].iloc[-1]:.2f}" in text
     assert format_table(table, markdown=True).startswith("| image")
-    write_csv(table, tmp_path / "out" / "t.csv")
+    write_table(table, tmp_path / "out" / "t.csv", tmp_path / "out" / "t.md", "# Note")
     back = pd.read_csv(tmp_path / "out" / "t.csv")
     assert list(back.columns) == list(COLUMNS)
     np.testing.assert_allclose(back["psnr_y"], table["psnr_y"], atol=1e-6)
+    assert (tmp_path / "out" / "t.md").read_text().startswith("# Note\n\n| image")
 
 
 def test_baseline_table_order(tiny_folder):

@@ -1,12 +1,20 @@
-"""The study's comparison table (``sr_keras.experiment.evaluate_models``) on tiny trees."""
+"""The study (``sr_keras.study``): its comparison table on tiny trees and the first run."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
-from sr_keras import experiment, inference
+from sr_keras import cli, inference, study
 from sr_keras.evaluate import evaluate
 from sr_keras.images import write_image
 from sr_keras.layers import BicubicUpsample
@@ -19,7 +27,7 @@ def settings(tmp_path, make_photo):
     folder.mkdir()
     for index in range(2):
         write_image(folder / f"photo{index}.png", make_photo(index))
-    return experiment.StudySettings(
+    return study.StudySettings(
         "quick", 4, "sample", "sample", [str(folder)], tmp_path / "runs", tmp_path / "results"
     )
 
@@ -46,16 +54,16 @@ def _shifted_bicubic():
 
 
 def test_comparison_table_has_a_row_per_model_and_the_timing(settings):
-    table = experiment.evaluate_models(settings, {"srcnn": build("srcnn", 4)})
+    table = study.evaluate_models(settings, {"srcnn": build("srcnn", 4)})
     assert list(table["Name"]) == ["bicubic", "srcnn"]
-    assert experiment.ENSEMBLE_GAIN not in table
+    assert study.ENSEMBLE_GAIN not in table
     assert (table["1 MP (s)"] > 0).all()
 
 
 def test_self_ensemble_gain_is_the_ensembled_minus_the_plain_y_psnr(settings):
     model = _shifted_bicubic()  # not equivariant to flips and rotations
-    table = experiment.evaluate_models(settings, {"shifted": model}, self_ensemble=True)
-    gains = table.set_index("Name")[experiment.ENSEMBLE_GAIN]
+    table = study.evaluate_models(settings, {"shifted": model}, self_ensemble=True)
+    gains = table.set_index("Name")[study.ENSEMBLE_GAIN]
     assert np.isnan(gains["bicubic"])
 
     function = inference.self_ensemble(inference.model_function(model))
@@ -72,9 +80,68 @@ def test_self_ensemble_gain_is_the_ensembled_minus_the_plain_y_psnr(settings):
 
 
 def test_self_ensemble_of_plain_bicubic_gains_nothing(settings):
-    table = experiment.evaluate_models(
+    table = study.evaluate_models(
         settings, {"bicubic_net": _bicubic_only_srcnn()}, self_ensemble=True
     )
     rows = table.set_index("Name")
     assert rows["Y-PSNR"]["bicubic_net"] == pytest.approx(rows["Y-PSNR"]["bicubic"], abs=0.01)
-    assert rows[experiment.ENSEMBLE_GAIN]["bicubic_net"] == pytest.approx(0.0, abs=1e-3)
+    assert rows[study.ENSEMBLE_GAIN]["bicubic_net"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_quick_runs_are_labelled_as_smoke_runs(settings):
+    assert dataclasses.replace(settings, mode="full").smoke == ""
+    assert settings.smoke.startswith("SMOKE RUN")
+    figure = study.outputs_figure(settings, {"srcnn": build("srcnn", 4)})
+    assert figure.get_suptitle().startswith("SMOKE RUN")
+    path = study.publish_table(settings, pd.DataFrame({"Name": ["x"]}), "t", "# Title")
+    assert "SMOKE RUN" in path.read_text() and (settings.results_dir / "t.csv").is_file()
+
+
+def test_the_plain_study_command_is_the_first_run(monkeypatch):
+    """`sr-keras study`: the shipped models on the sample, all of them, under runs/study."""
+    calls = []
+    for name in ("SR_KERAS_MODE", "SR_KERAS_RUNS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(study, "run", lambda **options: calls.append(options))
+    assert cli.main(["study"]) == 0
+    assert calls[0]["mode"] == "shipped" and calls[0]["models"] is None
+    assert calls[0]["out"] is None and calls[0]["scales"] == [2, 3, 4]
+    assert study.study_settings("shipped").results_dir.parts[-2:] == ("runs", "study")
+    assert cli.main(["study", "--quick-train", "--models", "srcnn,espcn"]) == 0
+    assert calls[1]["mode"] == "quick" and calls[1]["models"] == ["srcnn", "espcn"]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _git(*args, cwd=ROOT) -> str:
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def test_first_run_in_a_fresh_clone_shows_the_study_and_touches_no_tracked_file(tmp_path):
+    """The README's first command in a fresh clone (two shipped models for time): the shipped
+    weights beat bicubic on the sample photos, every output is under runs/study."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and this repository's history")
+    commit = _git("stash", "create") or "HEAD"  # the working tree's tracked files, as a commit
+    clone = tmp_path / "clone"
+    _git("clone", "--quiet", "--shared", "--no-checkout", str(ROOT), str(clone))
+    _git("checkout", "--quiet", "--detach", commit, cwd=clone)
+    environment = {**os.environ, "PYTHONPATH": str(clone)}
+    for name in ("SR_KERAS_MODE", "SR_KERAS_RUNS"):
+        environment.pop(name, None)
+    command = [sys.executable, "-m", "sr_keras", "study", "--models", "espcn", "--scales", "4"]
+    result = subprocess.run(
+        command, cwd=clone, env=environment, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _git("status", "--porcelain", "--untracked-files=all", cwd=clone) == ""
+    out = clone / "runs" / "study"
+    table = pd.read_csv(out / "comparison.csv").set_index("Name")
+    assert list(table.index) == ["bicubic", "espcn", "espcn_gr"]
+    assert (table["Y-PSNR"].drop("bicubic") > table.loc["bicubic", "Y-PSNR"] + 0.3).all()
+    assert "SMOKE" not in (out / "comparison.md").read_text()
+    for name in ("baselines_sample.md", "figures/comparison.png", "upscaled/chelsea_x4.png"):
+        assert (out / name).is_file(), name
+    assert "Y-PSNR" in result.stdout and "espcn_gr" in result.stdout
