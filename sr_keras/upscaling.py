@@ -1,18 +1,18 @@
-"""Upscaling images tile by tile and files in batches, with memory bounded whatever the size.
+"""Upscaling images tile by tile and files in batches, in bounded memory whatever the size.
 
-The LR image is split into ``tile x tile`` pieces; each runs with ``overlap`` extra LR pixels of
-context on every side and only its centre is kept, so the result equals the untiled output (the
-overlap covers the models' receptive field and the interpolation kernels). Each tile is turned
-into floats on the fly and its result written straight into the output array, in the image's
-own integer type: no full-size float copy of the input or the output is ever made.
+The LR image is split into ``tile x tile`` pieces, each run with ``overlap`` LR pixels of context
+on every side (the models' receptive field, the interpolation kernels) and only its centre kept:
+the untiled output. Tiles become floats on the fly and their results go straight into the
+output array, in the image's integer type: no full-size float copy is ever made.
 
 :func:`write_outputs` runs a batch (``sr-keras upscale`` and ``interpolate``): each file is
-checked against the free memory before anything is allocated, a bad file is reported and the
-others still written. TensorFlow-free: the models come in as batch functions.
+checked against the free memory first, a bad file is reported and the others still written.
+TensorFlow-free: the models come in as batch functions.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable
@@ -39,18 +39,10 @@ def tile_windows(
 ) -> list[tuple[Box, Box]]:
     """The tiles of an image as ``(core, window)`` boxes ``(top, left, bottom, right)``.
 
-    Windows near the image's edges are moved inwards rather than cut, so that nearly all have
-    the same shape (the backend keeps working memory for each shape it sees).
-
-    Args:
-        height: Image height.
-        width: Image width.
-        tile: Tile side; 0, or an image no larger than a tile, gives one tile.
-        overlap: Context on each side of a tile's core (at least; the image's edges excepted).
-        multiple: Window origins are kept on multiples of this (models with poolings need it).
-
-    Returns:
-        The cores cover the image once; each window holds its core and the context.
+    The cores cover the image once; each window adds at least ``overlap`` pixels of context
+    (but at the image's edges), its origin on a multiple of ``multiple``. Windows at the edges
+    move inwards rather than shrink: nearly all have one shape (the backend keeps working memory
+    per shape). ``tile`` 0, or an image no larger than a tile, gives one tile.
 
     Raises:
         ValueError: If ``tile`` or ``overlap`` is negative.
@@ -90,18 +82,9 @@ TILE_MEMORY = 768 * 10**6
 def fit_tile(
     tile: int, overlap: int, bytes_per_pixel: float, budget: float = TILE_MEMORY, multiple: int = 4
 ) -> int:
-    """The largest tile side, at most ``tile``, whose window's working memory fits ``budget``.
-
-    Args:
-        tile: The tile side asked for; 0 (whole images) is kept.
-        overlap: LR context per tile side.
-        bytes_per_pixel: Working memory per LR pixel of a window.
-        budget: Bytes allowed for one window.
-        multiple: Tile sides are multiples of this (at least one).
-
-    Returns:
-        The tile side.
-    """
+    """The largest tile side, at most ``tile`` (0, whole images, is kept) and a multiple of
+    ``multiple`` (at least one), whose window (``bytes_per_pixel`` per LR pixel) fits
+    ``budget`` bytes."""
     if tile == 0:
         return 0
     overlap = math.ceil(overlap / multiple) * multiple
@@ -124,26 +107,19 @@ def predict_tiled(
     out: np.ndarray | None = None,
     normalize: bool = True,
 ) -> np.ndarray:
-    """Upscales an ``HxWxC`` image in tiles (or whole with ``tile=0``).
+    """Upscales an ``HxWxC`` image in tiles (:func:`tile_windows`; ``tile=0``: whole).
 
     Args:
         function: Batch function from a ``(1, h, w, C)`` float32 array to ``(1, s*h, s*w, C')``.
         image: ``HxWxC`` float32 in ``[0, 1]``, or uint8/uint16 (converted tile by tile).
         scale: The function's scale.
-        tile: LR tile side; 0 or an image no larger than a tile runs whole.
+        tile: LR tile side.
         overlap: LR pixels of context on each side of a tile.
         multiple: Tile origins are kept on multiples of this.
         progress: Optional callable given the number of tiles done.
-        out: ``(s*H, s*W, C')`` array to write into; an integer array gets the results scaled
-            to its white, rounded and clipped. Default: a new float32 array of the raw results.
-        normalize: Feed the function floats in ``[0, 1]`` (models); ``False``: the image's own
-            values (interpolation).
-
-    Returns:
-        ``out``.
-
-    Raises:
-        ValueError: If ``tile`` or ``overlap`` is negative.
+        out: ``(s*H, s*W, C')`` array to write into, returned; an integer array gets the results
+            scaled to its white, rounded and clipped. Default: float32, the raw results.
+        normalize: Feed the function floats in ``[0, 1]`` (models), else the image's values.
     """
     height, width = image.shape[:2]
     divisor = _white(image.dtype) if normalize else 1.0
@@ -169,23 +145,18 @@ def predict_tiled(
     return out
 
 
-def interpolation_function(scale: int, method: str = "bicubic") -> ArrayFunction:
-    """A batch function for :func:`predict_tiled` from :func:`sr_keras.interpolate`."""
-    return lambda batch: interpolate(batch[0], scale, method)[None]
-
-
 def interpolate_image(
     image: np.ndarray, scale: int, method: str = "bicubic", progress: Progress | None = None
 ) -> np.ndarray:
-    """Interpolates a uint8/uint16 ``HxW`` or ``HxWxC`` image in tiles, keeping its type.
-
-    Equal to ``round(interpolate(image, scale, method))`` clipped to the type's range, without
-    any full-size float array.
-    """
+    """``round(interpolate(image, scale, method))`` of a uint8/uint16 ``HxW[xC]`` image, clipped
+    to its type, in tiles: no full-size float array."""
     planes = image[:, :, None] if image.ndim == 2 else image
     out = np.empty((planes.shape[0] * scale, planes.shape[1] * scale, planes.shape[2]), image.dtype)
-    function = interpolation_function(scale, method)
-    tile = interpolation_tile(scale)
+
+    def function(batch):
+        return interpolate(batch[0], scale, method)[None]
+
+    tile = _interpolation_tile(scale)
     predict_tiled(
         function, planes, scale, tile, INTERPOLATION_OVERLAP, 4, progress, out, normalize=False
     )
@@ -202,44 +173,22 @@ def interpolation_upscaler(scale: int, method: str = "bicubic") -> Upscaler:
         return interpolate_image(image, scale, method, progress)
 
     working = INTERPOLATION_BYTES * 4 * scale**2  # up to 4 channels
-    return Upscaler(run, scale, interpolation_tile(scale), INTERPOLATION_OVERLAP, working)
+    return Upscaler(run, scale, _interpolation_tile(scale), INTERPOLATION_OVERLAP, working)
 
 
-def interpolation_tile(scale: int) -> int:
+def _interpolation_tile(scale: int) -> int:
     """LR tile side for interpolation: tiles of about 1024x1024 output pixels."""
     return max(16, 1024 // scale)
 
 
-#: Working bytes of :func:`interpolation_function` per output value (float64 results and
-#: the two 1-D passes).
+#: Interpolation's working bytes per output value (float64 results, the two 1-D passes).
 INTERPOLATION_BYTES = 24
 
 
-def upscale_image(
-    function: ArrayFunction,
-    image: np.ndarray,
-    scale: int,
-    tile: int = 256,
-    overlap: int = 32,
-    progress: Progress | None = None,
-    multiple: int = 4,
-) -> np.ndarray:
-    """Upscales an image as decoded from a file with an RGB model, keeping its kind.
-
-    Grayscale stays grayscale (the model sees it as gray RGB, tile by tile), RGBA keeps its
-    alpha (bicubic interpolation of its values, also in tiles), 16-bit stays 16-bit.
-
-    Args:
-        function: Batch function of an RGB model on ``[0, 1]`` floats.
-        image: ``HxW``, ``HxWx1``, ``HxWx2``, ``HxWx3`` or ``HxWx4``, uint8 or uint16.
-        scale: The model's scale.
-        tile: LR tile side (0: whole image).
-        overlap: LR context per tile side.
-        progress: Optional callable given the number of model tiles done.
-        multiple: LR tile origins are kept on multiples of this.
-
-    Returns:
-        The upscaled image, same dtype and channels as the input.
+def upscale_image(function, image, scale, tile=256, overlap=32, progress=None, multiple=4):
+    """Upscales a decoded uint8/uint16 ``HxW`` or ``HxWxC`` (C 1 to 4) image with an RGB model's
+    batch function, keeping its dtype and channels: gray runs as gray RGB, alpha is bicubic
+    interpolated; the other arguments as :func:`predict_tiled`'s.
 
     Raises:
         ValueError: If the dtype or the channels are not supported.
@@ -274,20 +223,8 @@ def memory_needed(
     overlap: int,
     bytes_per_pixel: float,
 ) -> tuple[int, int]:
-    """Estimated bytes to upscale an image: ``(output and its encoding, one tile's work)``.
-
-    Args:
-        shape: The decoded image's shape.
-        scale: The scale.
-        itemsize: Bytes per output value (1 or 2).
-        tile: LR tile side (0: whole image).
-        overlap: LR context per tile side.
-        bytes_per_pixel: Working bytes of the upscaling function per LR pixel of a tile.
-
-    Returns:
-        The output array with the two copies that writing a PNG makes, and the largest tile's
-        working memory.
-    """
+    """Estimated bytes to upscale an image of ``shape`` to ``itemsize``-byte values: ``(the
+    output with the two copies writing a PNG makes, the largest tile's work)``."""
     height, width = shape[:2]
     channels = shape[2] if len(shape) == 3 else 1
     output = height * width * scale * scale * channels * itemsize
@@ -295,34 +232,6 @@ def memory_needed(
         (y1 - y0) * (x1 - x0) for _, (y0, x0, y1, x1) in tile_windows(height, width, tile, overlap)
     )
     return 3 * output, int(window * bytes_per_pixel)
-
-
-def check_memory(
-    path: str | os.PathLike,
-    shape: tuple[int, ...],
-    scale: int,
-    itemsize: int,
-    tile: int,
-    overlap: int,
-    bytes_per_pixel: float,
-) -> None:
-    """Refuses, before allocating anything, an image whose upscaling would not fit in memory.
-
-    Raises:
-        SRKerasError: Naming the file, the memory needed and available, and the fix.
-    """
-    output, work = memory_needed(shape, scale, itemsize, tile, overlap, bytes_per_pixel)
-    available = available_memory()
-    if output + work <= available:
-        return
-    tiled = memory_needed(shape, scale, itemsize, 256, 32, bytes_per_pixel)[1]
-    untiled = tile == 0 and output + tiled <= available
-    fix = "use --tile 256" if untiled else "upscale a smaller image or free memory"
-    raise SRKerasError(
-        f"{path}: upscaling {shape[1]}x{shape[0]} x{scale}{' untiled' if untiled else ''} needs "
-        f"about {(output + work) / 1e9:.1f} GB of memory, {available / 1e9:.1f} GB available; "
-        f"{fix}"
-    )
 
 
 @dataclass
@@ -346,10 +255,23 @@ class Upscaler:
     errors: tuple[type[BaseException], ...] = ()
 
     def check_memory(self, path: str | os.PathLike, image: np.ndarray) -> None:
-        """:func:`check_memory` for one decoded image (outputs are 8 or 16 bits)."""
-        itemsize = min(image.itemsize, 2)
-        check_memory(
-            path, image.shape, self.scale, itemsize, self.tile, self.overlap, self.bytes_per_pixel
+        """Refuses, before allocating anything, an image whose upscaling would not fit in memory.
+
+        Raises:
+            SRKerasError: Naming the file, the memory needed and available, and the fix.
+        """
+        shape, itemsize = image.shape, min(image.itemsize, 2)  # outputs are 8 or 16 bits
+        needed = functools.partial(memory_needed, shape, self.scale, itemsize)
+        output, work = needed(self.tile, self.overlap, self.bytes_per_pixel)
+        available = available_memory()
+        if output + work <= available:
+            return
+        untiled = self.tile == 0 and output + needed(256, 32, self.bytes_per_pixel)[1] <= available
+        fix = "use --tile 256" if untiled else "upscale a smaller image or free memory"
+        raise SRKerasError(
+            f"{path}: upscaling {shape[1]}x{shape[0]} x{self.scale}"
+            f"{' untiled' if untiled else ''} needs about {(output + work) / 1e9:.1f} GB of "
+            f"memory, {available / 1e9:.1f} GB available; {fix}"
         )
 
 
@@ -359,20 +281,13 @@ def write_outputs(
     description: str,
     progress: bool = True,
 ) -> tuple[list[Path], list[str]]:
-    """Upscales each ``(input, output)`` of a batch, one image in memory at a time.
+    """Upscales each ``(input, output)`` of a batch (:func:`sr_keras.images.plan_outputs`), one
+    image in memory at a time, and returns ``(written paths, error messages)``.
 
-    Before each image: the temp files a killed run left for its output are removed and its
-    memory is estimated (:func:`check_memory`). A file that cannot be read, would not fit in
-    memory or cannot be written is reported; the others are still written, atomically.
-
-    Args:
-        jobs: From :func:`sr_keras.images.plan_outputs`.
-        upscaler: What to run on each image.
-        description: Label of the progress bar over files.
-        progress: Show progress bars over files and over the tiles of each image.
-
-    Returns:
-        ``(written paths, error messages)``.
+    Before each image, what a killed run left for its output is removed and its memory checked.
+    A file that cannot be read, would not fit in memory or cannot be written is reported; the
+    others are still written, atomically. ``description`` labels the progress bar over files;
+    ``progress`` shows it and one over each image's tiles.
     """
     from tqdm.auto import tqdm
 
