@@ -61,7 +61,7 @@ ZOO: dict[str, dict] = {
         learning_rate=5e-4,
         ema=0.999,
     ),
-    "edsr_baseline_gr_x4_realistic": dict(
+    "edsr_baseline_gr_realistic_x4": dict(
         model="edsr_baseline",
         scale=4,
         init_from="pilot/edsr_baseline_gr_x4",
