@@ -77,13 +77,8 @@ def _div2k_pairs(root: Path, split: str, scale: int) -> list[ImagePair]:
 
 
 def find_pairs(source: str | os.PathLike, split: str = "train", scale: int = 4) -> list[ImagePair]:
-    """The images of a source, sorted.
-
-    Args:
-        source: ``"sample"``, a DIV2K root or a folder of HR images.
-        split: ``"train"`` or ``"valid"``: the split of DIV2K and of the sample; a folder gives
-            all its images for either.
-        scale: The scale, to find DIV2K's official LR images.
+    """The images of a source, sorted: ``split`` (``"train"`` or ``"valid"``) picks DIV2K's and
+    the sample's (a folder gives all its images), ``scale`` DIV2K's LR folder.
 
     Raises:
         ValueError: If ``split`` is unknown.
@@ -226,11 +221,8 @@ def training_dataset(
     are skipped with a :class:`SkippedImageWarning` naming the file.
 
     Args:
-        source: ``"sample"``, a DIV2K root or a folder of HR images.
-        scale: 2, 3 or 4.
+        source: A source (see :func:`find_pairs` for it and ``split``).
         patch_size: HR patch side, a multiple of ``scale``.
-        batch_size: Patches per batch.
-        split: Which split of DIV2K or of the sample to read.
         cache: ``True``: decoded images in RAM; a path: in that file (kept for later runs).
         seed: Makes the stream repeatable (shuffle order, crops and augmentations).
         augment: Random horizontal flips and 90-degree rotations.

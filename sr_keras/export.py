@@ -72,17 +72,9 @@ def check_export_path(path: str | os.PathLike, format: str, overwrite: bool = Fa
 def export_model(
     model: keras.Model, path: str | os.PathLike, format: str, overwrite: bool = True
 ) -> Path:
-    """Exports a model with dynamic batch, height and width, atomically (what a killed export
-    left beside ``path`` is removed first).
-
-    Args:
-        model: An SR model (float32).
-        path: A directory for ``saved_model``, a ``.tflite`` or ``.onnx`` file.
-        format: ``saved_model``, ``tflite`` or ``onnx``.
-        overwrite: Replace an existing export (:func:`check_export_path`).
-
-    Returns:
-        The path written.
+    """Exports a float32 model to ``path`` (a folder for ``saved_model``, else a ``.tflite`` or
+    ``.onnx`` file) with dynamic batch, height and width, atomically (what a killed export left
+    is removed first), replacing an export only with ``overwrite``; returns ``path``.
 
     Raises:
         ValueError: If ``format`` is unknown or ``path`` has the wrong suffix.
@@ -169,17 +161,9 @@ def parity(
     sizes: tuple[tuple[int, int], ...] = ((37, 29), (24, 48)),
     seed: int = 0,
 ) -> float:
-    """The largest absolute difference between a Keras model and its export.
-
-    Args:
-        model: The Keras model.
-        function: The export, from :func:`load_exported`.
-        sizes: LR ``(height, width)`` of the random test images (two: sizes not traced).
-        seed: Seed of the random images (uniform in [0, 1]).
-
-    Returns:
-        The maximum of ``|exported - keras|`` over all pixels of all test images.
-    """
+    """The largest ``|exported - keras|`` of a Keras model and its export (a function from
+    :func:`load_exported`) over random images (uniform in [0, 1], ``seed``) of LR ``sizes``
+    (two: the export takes sizes it was not traced with)."""
     rng = np.random.default_rng(seed)
     worst = 0.0
     for height, width in sizes:

@@ -24,12 +24,8 @@ MATLAB_CUBIC_A = -0.5
 
 
 def cubic_kernel(distance: np.ndarray, a: float = OPENCV_CUBIC_A) -> np.ndarray:
-    """Keys' cubic convolution kernel (Keys 1981), zero for ``|distance| >= 2``.
-
-    Args:
-        distance: Distances between sample and source positions, in source pixels.
-        a: The free parameter: -0.75 (OpenCV, the deck) or -0.5 (MATLAB, TensorFlow).
-    """
+    """Keys' cubic convolution kernel at ``distance`` (in source pixels; zero from 2 on), with
+    ``a`` -0.75 (OpenCV, the deck) or -0.5 (MATLAB, TensorFlow)."""
     x = np.abs(distance)
     x2, x3 = x * x, x * x * x
     near = (a + 2.0) * x3 - (a + 3.0) * x2 + 1.0
@@ -125,20 +121,9 @@ def _check_scale(scale) -> int:
 
 
 def interpolate(image, scale: int, method: str = "bicubic") -> np.ndarray:
-    """Upscales an image by an integer factor with a classic kernel, as OpenCV does (bicubic
-    gives the deck's Hinh 5 table: ``[[10, 20], [30, 40]]`` -> ``6.84, 10.16, ...``).
-
-    Args:
-        image: ``HxW`` or ``HxWxC`` array, integer or float, any range.
-        scale: Integer upscaling factor (2, 3, 4, ...).
-        method: ``"nearest"``, ``"bilinear"`` or ``"bicubic"``.
-
-    Returns:
-        ``(scale*H, scale*W[, C])``, neither rounded nor clipped (bicubic overshoots); float
-        input keeps its dtype, integer input gives float64.
-
-    Raises:
-        ValueError: If ``scale``, ``method`` or the image's shape is not supported.
+    """Upscales an ``HxW[xC]`` image by an integer ``scale`` with :data:`METHODS`, as OpenCV
+    does (bicubic: the deck's Hinh 5, ``[[10, 20], [30, 40]]`` -> ``6.84, 10.16, ...``); not
+    rounded or clipped; float keeps its dtype, integers give float64. ValueError if unsupported.
     """
     scale = _check_scale(scale)
     image = np.asarray(image)
@@ -147,16 +132,8 @@ def interpolate(image, scale: int, method: str = "bicubic") -> np.ndarray:
 
 
 def imresize(image, scale: float | None = None, output_shape=None, antialias=True) -> np.ndarray:
-    """MATLAB's ``imresize(image, scale, "bicubic")`` (as BasicSR's ``matlab_functions``).
-
-    Args:
-        image: ``HxW`` or ``HxWxC`` array in any range.
-        scale: Resize factor, e.g. ``1/4`` for an x4 LR image; or else ``output_shape``.
-        output_shape: ``(height, width)`` of the result.
-        antialias: Widen the kernel when shrinking.
-
-    Returns:
-        The resized image as float64, neither rounded nor clipped.
+    """MATLAB's ``imresize(image, scale, "bicubic")`` (as BasicSR's ``matlab_functions``) by
+    ``scale`` (``1/4`` for x4 LR) or to ``output_shape``, as float64 (not rounded or clipped).
 
     Raises:
         ValueError: If not exactly one of ``scale`` and ``output_shape`` is given.

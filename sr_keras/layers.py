@@ -16,10 +16,6 @@ from sr_keras.interpolation import MATLAB_CUBIC_A, cubic_kernel
 _register = keras.saving.register_keras_serializable(package="sr_keras")
 
 
-def _scaled(size, factor):
-    return None if size is None else size * factor
-
-
 def _positive_int(value, name: str) -> int:
     if int(value) != value or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -27,12 +23,9 @@ def _positive_int(value, name: str) -> int:
 
 
 def bicubic_kernel(scale: int) -> np.ndarray:
-    """The 2-D weights of integer bicubic upscaling (``a = -0.5``): ``(5, 5, scale * scale)``,
-    ``kernel[ky, kx, py * scale + px] = w[py, ky] * w[px, kx]`` (the pixel-shuffle order).
-
-    Output pixel ``scale * i + p`` samples the input at ``i + (p + 0.5) / scale - 0.5``, so
-    phase ``p`` weighs inputs ``i - 2 .. i + 2`` with the fixed weights ``w[p]``.
-    """
+    """The ``(5, 5, scale**2)`` weights of integer bicubic upscaling (``a = -0.5``): output
+    pixel ``scale * i + p`` weighs inputs ``i - 2 .. i + 2`` by ``w[p]`` (at ``i + (p + 0.5) /
+    scale - 0.5``); ``kernel[ky, kx, py * scale + px] = w[py, ky] * w[px, kx]``."""
     scale = _positive_int(scale, "scale")
     shift = (np.arange(scale) + 0.5) / scale - 0.5
     phases = cubic_kernel(shift[:, None] - np.arange(-2, 3)[None, :], MATLAB_CUBIC_A)
@@ -50,8 +43,9 @@ def pixel_shuffle(inputs, scale: int):
 
 
 class _Upscale(keras.layers.Layer):
-    """A layer that multiplies height and width by ``scale`` and divides channels by
-    ``_channel_divisor(scale)``."""
+    """Height and width times ``scale``; channels divided by ``scale**2`` if ``_shuffle``."""
+
+    _shuffle = False
 
     def __init__(self, scale: int, **kwargs):
         super().__init__(**kwargs)
@@ -59,9 +53,10 @@ class _Upscale(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         batch, height, width, channels = input_shape
-        divisor = self._channel_divisor(self.scale)
-        channels = None if channels is None else channels // divisor
-        return (batch, _scaled(height, self.scale), _scaled(width, self.scale), channels)
+        if self._shuffle and channels is not None:
+            channels //= self.scale**2
+        height, width = (None if size is None else size * self.scale for size in (height, width))
+        return (batch, height, width, channels)
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale}
@@ -69,20 +64,12 @@ class _Upscale(keras.layers.Layer):
 
 @_register
 class BicubicUpsample(_Upscale):
-    """Bicubic upscaling by an integer factor (the deck's block X1, "Interpolation").
+    """Bicubic upscaling by an integer ``scale`` (the deck's block X1, "Interpolation").
 
-    ``tf.image.resize(method="bicubic")`` (Keys' kernel, ``a = -0.5``, half-pixel centres,
-    outside taps dropped and the rest renormalised) within float32 rounding, as one fixed 5x5
-    convolution per output phase and a pixel shuffle: an export needs no resize op. The weights
-    are constants, not parameters (the slide counts stay as printed).
-
-    Args:
-        scale: Integer upscaling factor.
+    ``tf.image.resize(method="bicubic")`` (``a = -0.5``, half-pixel centres, outside taps
+    dropped) within float32 rounding, as a fixed 5x5 convolution per output phase and a pixel
+    shuffle: exports need no resize op. Constant weights: the slide counts stay as printed.
     """
-
-    @staticmethod
-    def _channel_divisor(scale):
-        return 1
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -108,15 +95,9 @@ class BicubicUpsample(_Upscale):
 
 @_register
 class PixelShuffle(_Upscale):
-    """Sub-pixel convolution's rearrangement (Shi et al., CVPR 2016): :func:`pixel_shuffle`.
+    """Sub-pixel convolution's rearrangement by ``scale`` (Shi et al. 2016), a layer."""
 
-    Args:
-        scale: The upscaling factor ``s``.
-    """
-
-    @staticmethod
-    def _channel_divisor(scale):
-        return scale * scale
+    _shuffle = True
 
     def call(self, inputs):
         return pixel_shuffle(inputs, self.scale)
@@ -144,11 +125,7 @@ class _MirrorPad(keras.layers.Layer):
 
 @_register
 class PadToMultiple(_MirrorPad):
-    """Pads up to a multiple of ``multiple`` (e.g. 4 for two 2x2 poolings): any input size.
-
-    Args:
-        multiple: The size multiple.
-    """
+    """Pads up to a multiple of ``multiple`` (4 for two 2x2 poolings): any input size."""
 
     def __init__(self, multiple: int, **kwargs):
         super().__init__(**kwargs)
@@ -163,11 +140,7 @@ class PadToMultiple(_MirrorPad):
 
 @_register
 class PadToMinimumSize(_MirrorPad):
-    """Pads up to at least ``minimum`` (RFDN's ESA on tiny inputs); larger inputs pass.
-
-    Args:
-        minimum: The smallest height and width of the output.
-    """
+    """Pads up to at least ``minimum`` (RFDN's ESA on tiny inputs); larger inputs pass."""
 
     def __init__(self, minimum: int, **kwargs):
         super().__init__(**kwargs)
@@ -215,11 +188,7 @@ class ResizeToMatch(_ToSecond):
 
 @_register
 class ResidualScale(keras.layers.Layer):
-    """Multiplies by a constant (EDSR's residual scaling, Lim et al. 2017), no weights.
-
-    Args:
-        factor: The constant, e.g. 0.1.
-    """
+    """Multiplies by a constant ``factor`` (EDSR's residual scaling, e.g. 0.1), no weights."""
 
     def __init__(self, factor: float, **kwargs):
         super().__init__(**kwargs)
@@ -237,15 +206,9 @@ class ResidualScale(keras.layers.Layer):
 
 @_register
 class LeakyReLU(keras.layers.Layer):
-    """``max(x, negative_slope * x)``: a LeakyReLU for slopes below 1.
-
-    Not ``keras.layers.LeakyReLU``: in graph mode, TensorFlow's oneDNN rewrite fuses
-    Conv2D + BiasAdd + Add + LeakyRelu and drops the slope (computes 0.2; TF 2.21), so a model
-    trained by ``fit`` and run eagerly computed two different functions.
-
-    Args:
-        negative_slope: The slope for negative inputs, in ``[0, 1)``.
-    """
+    """``max(x, negative_slope * x)`` for a slope in ``[0, 1)``. Not ``keras.layers.LeakyReLU``:
+    in graph mode TensorFlow's oneDNN rewrite fuses Conv2D + BiasAdd + Add + LeakyRelu and drops
+    the slope (0.2; TF 2.21), so ``fit`` and eager runs computed two different functions."""
 
     def __init__(self, negative_slope: float, **kwargs):
         super().__init__(**kwargs)

@@ -33,8 +33,17 @@ def rgb_to_y(images, max_val: float = 255.0):
 def prepare_for_metric(
     img1, img2, crop_border: int = 0, test_y_channel: bool = False, max_val: float = 255.0
 ):
-    """Shaves borders and optionally keeps only the Y channel, as BasicSR's metrics do
-    (arguments as :func:`psnr`); returns the two float tensors.
+    """Shaves borders and optionally keeps only the Y channel, as BasicSR's metrics do.
+
+    Args:
+        img1: ``HxWxC`` image, or a batch ``NxHxWxC`` (the metrics give one value per image).
+        img2: Image(s) of the same shape.
+        crop_border: Pixels shaved from each side (``scale`` for benchmarks).
+        test_y_channel: Keep the Y channel (BT.601) of RGB.
+        max_val: The value of white.
+
+    Returns:
+        The two float tensors.
 
     Raises:
         ValueError: If the shapes differ, ``crop_border`` is negative or too large.
@@ -65,32 +74,18 @@ def prepare_for_metric(
 
 
 def psnr(img1, img2, crop_border: int = 0, test_y_channel: bool = False, max_val: float = 255.0):
-    """Peak signal-to-noise ratio in dB; identical images give ``inf``.
-
-    Args:
-        img1: ``HxWxC`` image, or a batch ``NxHxWxC`` (one value per image).
-        img2: Image(s) of the same shape.
-        crop_border: Pixels shaved from each side first (``scale`` for benchmarks).
-        test_y_channel: Measure on the Y channel (BT.601) instead of RGB.
-        max_val: The value of white.
-
-    Returns:
-        A Python float for one image, a float32 array for a batch.
-
-    Raises:
-        ValueError: If the shapes differ or the shave leaves nothing.
-    """
+    """Peak signal-to-noise ratio in dB (``inf`` for identical images): a float for one image,
+    an array for a batch; arguments and errors as :func:`prepare_for_metric`."""
     return _measure(_psnr_values, img1, img2, crop_border, test_y_channel, max_val)
 
 
 def ssim(img1, img2, crop_border: int = 0, test_y_channel: bool = False, max_val: float = 255.0):
-    """Structural similarity (``tf.image.ssim``), mean over channels: arguments, result and
-    errors as :func:`psnr`; images of at least 11x11 pixels after the shave."""
+    """Structural similarity, mean over channels, as :func:`psnr` (at least 11x11 pixels)."""
     return _measure(_ssim_values, img1, img2, crop_border, test_y_channel, max_val, SSIM_WINDOW)
 
 
 def mse(img1, img2, crop_border: int = 0, test_y_channel: bool = False):
-    """Mean squared error over pixels and channels, in the images' units (as :func:`psnr`)."""
+    """Mean squared error over pixels and channels, in the images' units, as :func:`psnr`."""
     return _measure(_mse_values, img1, img2, crop_border, test_y_channel, 255.0)
 
 
@@ -122,14 +117,8 @@ def _mse_values(a, b, max_val):
 
 @keras.saving.register_keras_serializable(package="sr_keras")
 class PSNR(keras.metrics.Metric):
-    """Mean PSNR over images, as a Keras metric (images in ``[0, max_val]``, default 1).
-
-    Args:
-        crop_border: Pixels shaved from each side (``scale`` for benchmark protocol).
-        test_y_channel: Measure on the BT.601 Y channel.
-        max_val: The value of white in the model's outputs.
-        name: Metric name shown in logs (``psnr`` / ``val_psnr``).
-    """
+    """Mean PSNR over images as a Keras metric (white ``max_val``, default 1; other arguments
+    as :func:`prepare_for_metric`; ``name`` shows in logs as ``psnr`` / ``val_psnr``)."""
 
     _measure = staticmethod(_psnr_values)
 
@@ -167,7 +156,7 @@ class PSNR(keras.metrics.Metric):
 
 @keras.saving.register_keras_serializable(package="sr_keras")
 class SSIM(PSNR):
-    """Mean SSIM over images, as a Keras metric (see :class:`PSNR` for the arguments)."""
+    """Mean SSIM over images, as a Keras metric (the arguments of :class:`PSNR`)."""
 
     _measure = staticmethod(_ssim_values)
 

@@ -36,18 +36,10 @@ LEAKY_RELU_SLOPE = 0.05
 
 @dataclasses.dataclass(frozen=True)
 class Block:
-    """One row of a slide table.
-
-    Attributes:
-        name: The slide's block name (``"X2"``, ``"encoder"``...), used as the layer name.
-        operation: A key of :data:`OPERATIONS`.
-        filters: Output channels; ``IMAGE_CHANNELS`` for the last convolution,
-            ``SUBPIXEL_CHANNELS`` before a pixel shuffle.
-        kernel_size: Convolution kernel side.
-        inputs: Names of the input blocks of ``add`` and ``concat``.
-        activation: After a convolution (``None`` for the last one; ``"lrelu"``: RFDN's).
-        factor: Residual scaling of ``edsr_block``.
-    """
+    """One row of a slide table: the slide's block ``name`` (the layer name), an ``operation``
+    of :data:`OPERATIONS`, its output ``filters`` (or ``IMAGE_CHANNELS``, ``SUBPIXEL_CHANNELS``),
+    ``kernel_size``, the ``inputs`` of ``add`` and ``concat``, a convolution's ``activation`` and
+    ``edsr_block``'s residual scaling ``factor``."""
 
     name: str
     operation: str
@@ -128,15 +120,11 @@ EDSR_BASELINE = (
 #: RFDN (Liu, Tang, Wu, ECCV Workshops 2020; the AIM 2020 efficient SR winner), as the official
 #: code (github.com/njulj/RFDN, RFDN.py and block.py): 50 features, 4 RFDB blocks, a 1x1
 #: fusion of the 4 block outputs, a long skip and a one-step pixel-shuffle upsampler.
-#: Parameters, from the official layout (weights + biases):
-#:   head 3x3, 3 -> 50: 1,400
-#:   each RFDB: c1_r, c2_r, c3_r 3x3 50 -> 50: 3 x 22,550; c1_d, c2_d, c3_d 1x1 50 -> 25:
-#:     3 x 1,275; c4 3x3 50 -> 25: 11,275; c5 1x1 100 -> 50: 5,050; ESA on 12 channels:
-#:     conv1 612 + conv_f 156 + conv2, conv_max, conv3, conv3_ 4 x 1,308 + conv4 650 = 6,650;
-#:     94,450 per block, 377,800 for four
-#:   fuse 1x1, 200 -> 50: 10,050; lr_conv 3x3, 50 -> 50: 22,550
-#:   upsampler 3x3, 50 -> 3 * scale**2: 5,412 (x2), 12,177 (x3), 21,648 (x4)
-#:   total: 417,212 (x2), 423,977 (x3), 433,448 (x4): the 0.433M of the AIM 2020 report.
+#: Parameters (weights + biases): head 1,400; each RFDB 94,450 (c1_r, c2_r, c3_r 3 x 22,550;
+#: c1_d, c2_d, c3_d 3 x 1,275; c4 11,275; c5 5,050; ESA on 12 channels 6,650: conv1 612, conv_f
+#: 156, conv2, conv_max, conv3, conv3_ 4 x 1,308, conv4 650); fuse 10,050; lr_conv 22,550;
+#: upsampler 5,412 (x2), 12,177 (x3), 21,648 (x4). Total 417,212 (x2), 423,977 (x3), 433,448
+#: (x4): the 0.433M of the AIM 2020 report.
 #: Not IMDN (the AIM 2019 winner): its channel attention pools over the whole image, so a tiled
 #: result depends on the tiling. RFDN's ESA is local (strided conv, 7x7 max pool, 3x3 convs at
 #: 1/6 of the size): tiled upscaling with an overlap stays close to the untiled output.
@@ -157,15 +145,9 @@ ESA_MINIMUM_SIZE = 15
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-    """A registered architecture.
-
-    Attributes:
-        table: Its blocks.
-        parameters: The published parameter count at x4.
-        description: One line naming the model and its source.
-        tile_multiple: Tiled inference keeps LR tile origins on multiples of this: 4 for the
-            autoencoder's two 2x2 poolings, 6 for RFDN's ESA (strides 2 then 3).
-    """
+    """A registered architecture: its ``table``, the published ``parameters`` at x4, a one-line
+    ``description`` and the ``tile_multiple`` of LR tile origins (4 for the autoencoder's two
+    2x2 poolings, 6 for RFDN's ESA, strides 2 then 3)."""
 
     table: tuple[Block, ...]
     parameters: int
@@ -327,13 +309,11 @@ def build(
     """Builds one of the registered models (see :func:`available_models`).
 
     Args:
-        name: ``srcnn``, ``srresnet``, ``srresnet_lite``, ``sr_autoencoder`` (the deck's),
-            ``espcn``, ``edsr_baseline`` or ``rfdn``.
+        name: A key of :data:`MODELS`.
         scale: 2, 3 or 4.
         channels: Image channels (3 for RGB; the slide counts assume 3).
         global_residual: Add the bicubic-interpolated input to the output (not in the deck; no
-            extra parameters). The last convolution then starts at zero: the untrained model
-            is exactly bicubic.
+            extra parameters); the last convolution starts at zero: exact bicubic untrained.
 
     Returns:
         The uncompiled ``keras.Model`` from ``(None, H, W, channels)`` to ``(None, scale*H,
@@ -381,15 +361,9 @@ def _operation_label(block: Block) -> str:
 
 
 def layer_table(model_name: str, scale: int = 4, channels: int = 3) -> pd.DataFrame:
-    """The slide table of a model, with each block's output size and parameter count.
-
-    Sizes as the slide writes them: ``AxB`` the HR size (the LR size times the scale),
-    ``(A/2)x(B/2)`` after a pooling, ``(A/4)x(B/4)`` at LR resolution for x4.
-
-    Returns:
-        A DataFrame with columns ``Block, Input, Operation, Channels, Parameters`` and a last
-        row ``Total``.
-    """
+    """The slide table of a model: ``Block, Input, Operation, Channels, Parameters``, then a
+    ``Total`` row. Sizes as the slide writes them: ``AxB`` the HR size, ``(A/2)x(B/2)`` after a
+    pooling, ``(A/4)x(B/4)`` at LR resolution for x4."""
     model = build(model_name, scale, channels)
     table = MODELS[model_name].table
     rows = []

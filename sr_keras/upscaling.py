@@ -111,11 +111,7 @@ def predict_tiled(
 
     Args:
         function: Batch function from a ``(1, h, w, C)`` float32 array to ``(1, s*h, s*w, C')``.
-        image: ``HxWxC`` float32 in ``[0, 1]``, or uint8/uint16 (converted tile by tile).
-        scale: The function's scale.
-        tile: LR tile side.
-        overlap: LR pixels of context on each side of a tile.
-        multiple: Tile origins are kept on multiples of this.
+        image: float32 in ``[0, 1]``, or uint8/uint16 (converted tile by tile).
         progress: Optional callable given the number of tiles done.
         out: ``(s*H, s*W, C')`` array to write into, returned; an integer array gets the results
             scaled to its white, rounded and clipped. Default: float32, the raw results.
@@ -236,16 +232,9 @@ def memory_needed(
 
 @dataclass
 class Upscaler:
-    """How a batch command upscales one decoded image.
-
-    Attributes:
-        run: ``(image, tile progress) -> upscaled image`` (same dtype).
-        scale: The scale.
-        tile: LR tile side (0: whole images).
-        overlap: LR context per tile side.
-        bytes_per_pixel: Working memory of ``run`` per LR pixel of a tile.
-        errors: More exception types that fail one file, not the batch (TensorFlow's).
-    """
+    """How a batch command upscales one decoded image: ``run(image, tile progress)`` gives it
+    upscaled (same dtype) by ``scale`` in tiles (``tile``, ``overlap``) using ``bytes_per_pixel``
+    per LR pixel of a tile; ``errors``: more exception types that fail one file, not the batch."""
 
     run: Callable[[np.ndarray, Progress | None], np.ndarray]
     scale: int

@@ -52,12 +52,8 @@ def atomic_write_bytes(path: str | os.PathLike, data) -> Path:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
-    """Yields a path (same name, in a temp folder beside ``path``) for a writer to fill; on
-    success it replaces ``path`` (a file, or a folder), on failure ``path`` stays as it was.
-
-    Raises:
-        OutputFolderError: If the folder cannot be written to.
-    """
+    """Yields a path (same name, in a temp folder beside ``path``) to write; on success it
+    replaces ``path`` (file or folder), else ``path`` stays. OutputFolderError if unwritable."""
     path = Path(path)
     staging = Path(temp_beside(path, tempfile.mkdtemp))
     try:
@@ -79,12 +75,9 @@ def _make_folder(folder: Path) -> None:
 
 
 def temp_beside(path: Path, make=tempfile.mkstemp):
-    """A ``make`` (``tempfile.mkstemp`` or ``mkdtemp``) beside ``path``, named
-    ``.<name>.<8 random characters>.tmp`` (what :func:`remove_stale_temp_files` removes).
-
-    Raises:
-        OutputFolderError: If the folder cannot be written to.
-    """
+    """A ``make`` (``tempfile.mkstemp`` or ``mkdtemp``) beside ``path``, named ``.<name>.<8
+    random characters>.tmp`` (what :func:`remove_stale_temp_files` removes); OutputFolderError
+    if the folder cannot be written to."""
     try:
         return make(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as error:
@@ -134,15 +127,8 @@ def _same_path(first: Path, second: Path) -> bool:
 def check_output(
     path: str | os.PathLike, overwrite: bool = False, inputs: tuple[str | os.PathLike, ...] = ()
 ) -> Path:
-    """Applies every command's output rule: never write over an input or a folder, replace an
-    existing file only with ``overwrite`` (``--overwrite``).
-
-    Returns:
-        ``path``.
-
-    Raises:
-        SRKerasError: Naming the path and the way out.
-    """
+    """Applies every command's output rule to ``path`` (returned): never write over an input or
+    a folder, replace a file only with ``overwrite`` (``--overwrite``); else SRKerasError."""
     path = Path(path)
     for source in inputs:
         if _same_path(path, Path(source)):
@@ -182,13 +168,9 @@ def available_memory() -> int:
 
 
 def _meminfo_available() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as file:
-            for line in file:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
+    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/meminfo") as file:
+        lines = [line.split() for line in file if line.startswith("MemAvailable:")]
+        return int(lines[0][1]) * 1024
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
