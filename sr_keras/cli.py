@@ -69,13 +69,18 @@ def _cache(text: str) -> bool | str:
     return {"ram": True, "none": False}.get(text, text)
 
 
-def _model_help(baselines: bool = True) -> str:
-    """The ``--model`` help, with the registry's names (imports TensorFlow)."""
+def _registry() -> list[str]:
+    """The registered models' names (imports TensorFlow)."""
     _import_tensorflow_quietly()
-    from sr_keras.inference import BASELINES
     from sr_keras.models import available_models
 
-    text = f"a model ({', '.join(available_models())}; suffix _gr: the global-residual variant)"
+    return available_models()
+
+
+def _model_help(baselines: bool = True) -> str:
+    from sr_keras.inference import BASELINES
+
+    text = f"a model ({', '.join(_registry())}; suffix _gr: the global-residual variant)"
     return text + (f" or a baseline ({', '.join(BASELINES)})" if baselines else "")
 
 
@@ -166,26 +171,18 @@ def _run_evaluate(args) -> int:
     """measure methods on a dataset with the standard protocol
 
     Per-image and mean Y-PSNR, Y-SSIM, RGB PSNR, MSE and time per image."""
-    import pandas as pd
-
     from sr_keras.evaluate import evaluate_named, write_table
     from sr_keras.utils import check_output, ensure_writable_folder, remove_stale_temp_files
 
-    names = _names(args.model)
     report = [args.report.with_suffix(suffix) for suffix in (".csv", ".md")] if args.report else []
     for output in [args.csv] * bool(args.csv) + report:  # before any work
         check_output(output, args.overwrite)
         ensure_writable_folder(output.parent)
         remove_stale_temp_files(output)
     options = _options(args, "model", "csv", "report", "overwrite")
-    tables, summary = evaluate_named(names, **options)
+    table, summary = evaluate_named(_names(args.model), **options)
     if args.csv:
-        combined = next(iter(tables.values()))
-        if len(names) > 1:
-            named = [table.assign(model=name) for name, table in tables.items()]
-            combined = pd.concat(named, ignore_index=True)
-            combined = combined[["model", *combined.columns[:-1]]]
-        write_table(combined, args.csv)
+        write_table(table, args.csv)
         print(f"\nwrote {args.csv}")
     if report:
         write_table(summary, *report)
@@ -227,13 +224,6 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
             options["help"] += " (default: %(default)s)"
         parser.add_argument(f"--{field.name.replace('_', '-')}", **options)
     parser.add_argument("--verbose", type=int, help="1: progress bar, 2: a line per epoch")
-
-
-def _registry() -> list[str]:
-    _import_tensorflow_quietly()
-    from sr_keras.models import available_models
-
-    return available_models()
 
 
 def _run_train(args) -> int:

@@ -189,12 +189,13 @@ def evaluate_named(
     self_ensemble: bool = False,
     precision: str = "auto",
     **options,
-) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``sr-keras evaluate``: models (with ``weights`` in order, default the shipped ones) and
     baselines by name, each table printed; ``options`` go to :func:`evaluate`.
 
     Returns:
-        ``(label -> table, comparison_table)``.
+        ``(per-image table, comparison_table)``; with several names, the per-image tables
+        stacked under a first column ``model``.
     """
     tables, parameters = {}, {}
     where = f"x{scale}, {dataset}, LR {options.get('degradation', 'bicubic')}"
@@ -206,7 +207,9 @@ def evaluate_named(
         print(f"\n{label}, {where}, {parameters[label]:,} parameters")
         print(format_table(tables[label], markdown=markdown))
     summary = comparison_table(tables, parameters)
-    if len(names) > 1:
-        print(f"\ncomparison (means), {where}")
-        print(summary.to_markdown(index=False) if markdown else summary.to_string(index=False))
-    return tables, summary
+    if len(names) == 1:
+        return tables[label], summary
+    print(f"\ncomparison (means), {where}")
+    print(summary.to_markdown(index=False) if markdown else summary.to_string(index=False))
+    stacked = pd.concat([table.assign(model=name) for name, table in tables.items()])
+    return stacked[["model", *COLUMNS]].reset_index(drop=True), summary
