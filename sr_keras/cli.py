@@ -465,7 +465,3 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "upscale":
             print("try a smaller --tile", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
