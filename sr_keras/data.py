@@ -23,14 +23,8 @@ from sr_keras.degradations import realistic
 from sr_keras.images import ImageReadError, SRKerasError, list_images, read_image
 from sr_keras.interpolation import degrade, modcrop
 
-SAMPLE_TRAIN = (
-    "chelsea.png",
-    "rocket.jpg",
-    "motorcycle_left.png",
-    "motorcycle_right.png",
-    "hubble_deep_field.jpg",
-    "ihc.png",
-)
+SAMPLE_TRAIN = ("chelsea.png", "rocket.jpg", "motorcycle_left.png", "motorcycle_right.png",
+                "hubble_deep_field.jpg", "ihc.png")  # fmt: skip
 SAMPLE_VALID = ("astronaut.png", "coffee.png")
 SPLITS = ("train", "valid")
 

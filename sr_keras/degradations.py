@@ -27,22 +27,12 @@ import tensorflow as tf
 
 from sr_keras.interpolation import degrade
 
-_OPENCV = {
-    "cv2_cubic": cv2.INTER_CUBIC,
-    "cv2_linear": cv2.INTER_LINEAR,
-    "cv2_area": cv2.INTER_AREA,
-    "cv2_nearest": cv2.INTER_NEAREST,
-}
+_OPENCV = {"cv2_cubic": cv2.INTER_CUBIC, "cv2_linear": cv2.INTER_LINEAR,
+           "cv2_area": cv2.INTER_AREA, "cv2_nearest": cv2.INTER_NEAREST}  # fmt: skip
 EVALUATION_DEGRADATIONS = ("bicubic", *_OPENCV, "jpeg75", "noise5")
 #: (method, antialias) of the training downscales, equally likely.
-RESIZES = (
-    ("bicubic", True),
-    ("bicubic", False),
-    ("bilinear", True),
-    ("bilinear", False),
-    ("area", False),
-    ("nearest", False),
-)
+RESIZES = (("bicubic", True), ("bicubic", False), ("bilinear", True), ("bilinear", False),
+           ("area", False), ("nearest", False))  # fmt: skip
 
 
 def _between(low, high, draw):

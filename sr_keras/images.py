@@ -86,15 +86,9 @@ def decode_raw(path: str | os.PathLike) -> np.ndarray:
 
 
 #: EXIF orientation -> (transpose, quarter turns counterclockwise, left-right flip), in order.
-_ORIENTATIONS = {
-    2: (False, 0, True),
-    3: (False, 2, False),
-    4: (False, 2, True),
-    5: (True, 0, False),
-    6: (False, 3, False),
-    7: (True, 2, False),
-    8: (False, 1, False),
-}
+_ORIENTATIONS = {2: (False, 0, True), 3: (False, 2, False), 4: (False, 2, True),
+                 5: (True, 0, False), 6: (False, 3, False), 7: (True, 2, False),
+                 8: (False, 1, False)}  # fmt: skip
 
 
 def _exif_orientation(data: np.ndarray) -> int:

@@ -106,7 +106,15 @@ class PixelShuffle(_Upscale):
 class _MirrorPad(keras.layers.Layer):
     """Pads height and width at the bottom/right to ``_padded(size)``, mirroring the image
     (``numpy.pad``'s ``symmetric``: the edge pixel repeats) with a gather, a builtin of TFLite
-    and ONNX (unlike symmetric pads); :class:`CropToMatch` removes the padding."""
+    and ONNX (unlike symmetric pads); :class:`CropToMatch` removes the padding. Its one
+    positive integer argument is named ``_key``."""
+
+    _key = ""
+
+    def __init__(self, value: int | None = None, **kwargs):
+        value = kwargs.pop(self._key, value)
+        super().__init__(**kwargs)
+        setattr(self, self._key, _positive_int(value, self._key))
 
     def call(self, inputs):
         shape = tf.shape(inputs)
@@ -122,35 +130,28 @@ class _MirrorPad(keras.layers.Layer):
         sizes = (None if size is None else self._padded(size, max) for size in (height, width))
         return (batch, *sizes, channels)
 
+    def get_config(self):
+        return {**super().get_config(), self._key: getattr(self, self._key)}
+
 
 @_register
 class PadToMultiple(_MirrorPad):
     """Pads up to a multiple of ``multiple`` (4 for two 2x2 poolings): any input size."""
 
-    def __init__(self, multiple: int, **kwargs):
-        super().__init__(**kwargs)
-        self.multiple = _positive_int(multiple, "multiple")
+    _key = "multiple"
 
     def _padded(self, size, maximum):
         return (size + self.multiple - 1) // self.multiple * self.multiple  # ONNX-safe rounding
-
-    def get_config(self):
-        return {**super().get_config(), "multiple": self.multiple}
 
 
 @_register
 class PadToMinimumSize(_MirrorPad):
     """Pads up to at least ``minimum`` (RFDN's ESA on tiny inputs); larger inputs pass."""
 
-    def __init__(self, minimum: int, **kwargs):
-        super().__init__(**kwargs)
-        self.minimum = _positive_int(minimum, "minimum")
+    _key = "minimum"
 
     def _padded(self, size, maximum):
         return maximum(size, self.minimum)
-
-    def get_config(self):
-        return {**super().get_config(), "minimum": self.minimum}
 
 
 class _ToSecond(keras.layers.Layer):
