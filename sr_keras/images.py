@@ -16,6 +16,8 @@ import numpy as np
 from sr_keras.utils import OVERWRITE_FLAG, SRKerasError, atomic_write_bytes
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+#: OpenCV's BGR(A) <-> RGB(A) by channel count (one swap, its own inverse).
+_SWAP_RED_BLUE = {3: cv2.COLOR_BGR2RGB, 4: cv2.COLOR_BGRA2RGBA}
 
 
 class ImageReadError(SRKerasError):
@@ -74,10 +76,8 @@ def decode_raw(path: str | os.PathLike) -> np.ndarray:
             f"{path}: not a readable image (corrupt or unsupported format); "
             f"re-export it as PNG or JPEG or remove it"
         )
-    if image.ndim == 3 and image.shape[2] == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+    if image.ndim == 3 and image.shape[2] in _SWAP_RED_BLUE:
+        image = cv2.cvtColor(image, _SWAP_RED_BLUE[image.shape[2]])
     if is_jpeg:
         return image
     transpose, turns, flip = _ORIENTATIONS.get(_exif_orientation(data), (False, 0, False))
@@ -137,9 +137,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, copy: bool = True) -
     """
     path = Path(path)
     image = np.asarray(image)
-    code = {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}.get(
-        image.shape[2] if image.ndim == 3 else 0
-    )
+    code = _SWAP_RED_BLUE.get(image.shape[2]) if image.ndim == 3 else None
     if code is not None:
         in_place = not copy and image.flags.c_contiguous and image.flags.writeable
         image = cv2.cvtColor(image, code, dst=image if in_place else None)

@@ -160,6 +160,21 @@ def test_atomic_write_text(tmp_path):
     assert os.listdir(path.parent) == ["t.csv"]
 
 
+def test_atomic_path_replaces_files_and_folders_only_on_success(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "old.txt").write_text("old")
+    with utils.atomic_path(folder) as staged:
+        staged.mkdir()
+        (staged / "new.txt").write_text("new")
+    assert _names(folder) == ["new.txt"]
+    with pytest.raises(RuntimeError), utils.atomic_path(folder) as staged:
+        staged.mkdir()
+        raise RuntimeError("converter failed")
+    assert _names(folder) == ["new.txt"]
+    assert sorted(os.listdir(tmp_path)) == ["export"]  # no staging folder left
+
+
 def test_jpeg_exif_orientation_is_applied(tmp_path):
     """A phone photo stored sideways with EXIF orientation 6 reads upright."""
     from PIL import Image as PILImage
