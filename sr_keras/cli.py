@@ -80,7 +80,10 @@ def _registry() -> list[str]:
 def _model_help(baselines: bool = True) -> str:
     from sr_keras.inference import BASELINES
 
-    text = f"a model ({', '.join(_registry())}; suffix _gr: the global-residual variant)"
+    text = (
+        f"a model ({', '.join(_registry())}; suffix _gr: the global-residual variant, then "
+        "_realistic: its weights trained on realistic degradations)"
+    )
     return text + (f" or a baseline ({', '.join(BASELINES)})" if baselines else "")
 
 
@@ -143,8 +146,8 @@ def _run_study(args) -> int:
 def _add_evaluate(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     # fmt: off
-    add("--model", action="append", required=True, help=_model_help() + "; repeat or "
-        "comma-separate for a comparison table")
+    add("--model", action="append", help=_model_help() + "; repeat or comma-separate for a "
+        "comparison table (default: the best shipped model at --scale under 2 s per megapixel)")
     add("--weights", action="append", default=[], help="weights (.keras) of each model, in the "
         "order of --model (baselines take none; default: the shipped ones)")
     add("--dataset", required=True, help="folder of HR images, a DIV2K root, or 'sample'")
@@ -180,6 +183,10 @@ def _run_evaluate(args) -> int:
         ensure_writable_folder(output.parent)
         remove_stale_temp_files(output)
     options = _options(args, "model", "csv", "report", "overwrite")
+    if not args.model:
+        from sr_keras.inference import default_model
+
+        args.model = [default_model(args.scale, robust=False)]
     table, summary = evaluate_named(_names(args.model), **options)
     if args.csv:
         write_table(table, args.csv)
@@ -265,7 +272,8 @@ def _add_upscale(parser: argparse.ArgumentParser) -> None:
     # fmt: off
     add("inputs", nargs="+", type=Path, help="image files or folders")
     add("-o", "--output", type=Path, required=True, help="output folder")
-    add("--model", help=_model_help() + "; default: the shipped model with the best Set5 Y-PSNR")
+    add("--model", help=_model_help() + "; default: the best shipped model at --scale under 2 s "
+        "per megapixel, trained on realistic degradations where one is shipped")
     add("--scale", type=_scale, default=4)
     add("--weights", type=Path)
     add("--tile", type=_non_negative, default=256, help="largest LR tile side in pixels, "

@@ -60,14 +60,22 @@ def default_weights_path(name: str, scale: int) -> Path:
     return WEIGHTS_DIR / f"{name}_x{scale}.keras"
 
 
+#: Suffix of the weights trained on realistic degradations (``--degradation realistic``):
+#: ``edsr_baseline_gr_realistic`` is ``edsr_baseline_gr``'s architecture with other weights.
+ROBUST_SUFFIX = "_realistic"
+
+
 def _architecture(name: str) -> tuple[str, bool]:
-    """``srcnn_gr`` -> ``("srcnn", True)``: the registered model and the global-residual flag."""
+    """``srcnn_gr`` -> ``("srcnn", True)``: the registered model and the global-residual flag
+    (``_realistic`` weights share their architecture)."""
+    name = name.removesuffix(ROBUST_SUFFIX)
     residual = name.endswith("_gr")
     architecture = name[: -len("_gr")] if residual else name
     if architecture not in models.MODELS:
         raise ValueError(
             f"model must be one of {models.available_models()} (optionally with the suffix "
-            f"_gr for the global-residual variant), got {name!r}"
+            f"_gr for the global-residual variant, then {ROBUST_SUFFIX} for the weights "
+            f"trained on realistic degradations), got {name!r}"
         )
     return architecture, residual
 
@@ -80,24 +88,33 @@ def shipped_models(scale: int) -> list[str]:
 
 #: ``sr-keras upscale``'s default must upscale a 1-megapixel output within this many seconds.
 DEFAULT_MAX_SECONDS_PER_MEGAPIXEL = 2.0
+#: Every shipped model measured at its scale (``python benchmarks/zoo.py report``): columns
+#: ``Scale``, ``Dataset``, ``Name``, ``Y-PSNR``, ``1 MP (s)``.
+SHIPPED_TABLE = WEIGHTS_DIR.parent / "shipped.csv"
 
 
-def default_model(scale: int) -> str:
-    """``sr-keras upscale``'s default: the shipped model with the best Set5 Y-PSNR in
-    ``results/comparison.csv`` among those under :data:`DEFAULT_MAX_SECONDS_PER_MEGAPIXEL`
-    (column ``1 MP (s)``; the best of all if none is); ``srresnet`` if none is shipped."""
+def default_model(scale: int, robust: bool = True) -> str:
+    """The default model of ``upscale`` (``robust``: the weights trained on realistic
+    degradations when any is shipped) and ``evaluate`` (the protocol's best): the shipped model
+    with the best Set5 Y-PSNR in :data:`SHIPPED_TABLE` among those under
+    :data:`DEFAULT_MAX_SECONDS_PER_MEGAPIXEL` (the best of all if none is); ``srresnet`` if none
+    is shipped."""
     shipped = shipped_models(scale)
+    if robust and any(name.endswith(ROBUST_SUFFIX) for name in shipped):
+        shipped = [name for name in shipped if name.endswith(ROBUST_SUFFIX)]
+    elif not robust:
+        shipped = [name for name in shipped if not name.endswith(ROBUST_SUFFIX)] or shipped
     if not shipped:
         return "srresnet"
-    table_path = WEIGHTS_DIR.parent / "comparison.csv"
-    if table_path.is_file():
+    if SHIPPED_TABLE.is_file():
         import pandas as pd
 
-        table = pd.read_csv(table_path)
-        table = table[(table["Dataset"] == "Set5") & table["Name"].isin(shipped)]
-        if "1 MP (s)" in table:
-            fast = table[table["1 MP (s)"] < DEFAULT_MAX_SECONDS_PER_MEGAPIXEL]
-            table = fast if len(fast) else table
+        table = pd.read_csv(SHIPPED_TABLE)
+        table = table[
+            (table["Scale"] == scale) & (table["Dataset"] == "Set5") & table["Name"].isin(shipped)
+        ]
+        fast = table[table["1 MP (s)"] < DEFAULT_MAX_SECONDS_PER_MEGAPIXEL]
+        table = fast if len(fast) else table
         if len(table):
             return str(table.loc[table["Y-PSNR"].idxmax(), "Name"])
     return shipped[-1]

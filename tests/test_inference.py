@@ -219,29 +219,30 @@ def test_interpolate_is_a_top_level_function():
 def test_default_model_is_the_best_shipped_one_on_set5(tmp_path, monkeypatch):
     weights = tmp_path / "weights"
     monkeypatch.setattr(inference, "WEIGHTS_DIR", weights)
+    monkeypatch.setattr(inference, "SHIPPED_TABLE", tmp_path / "shipped.csv")
     assert inference.default_model(4) == "srresnet"  # nothing shipped
     weights.mkdir()
     models.build("srcnn", 4).save(weights / "srcnn_x4.keras")
     models.build("srcnn", 4, global_residual=True).save(weights / "srcnn_gr_x4.keras")
     assert inference.shipped_models(4) == ["srcnn", "srcnn_gr"]
-    pd.DataFrame(
-        {
-            "Dataset": ["Set5", "Set5", "Set5", "Set14"],
-            "Name": ["bicubic", "srcnn", "srcnn_gr", "srcnn"],
-            "Y-PSNR": [28.4, 28.0, 29.1, 99.0],
-        }
-    ).to_csv(tmp_path / "comparison.csv", index=False)
+
+    def table(rows):  # (scale, dataset, name, Y-PSNR, seconds per megapixel)
+        columns = ["Scale", "Dataset", "Name", "Y-PSNR", "1 MP (s)"]
+        pd.DataFrame(rows, columns=columns).to_csv(tmp_path / "shipped.csv", index=False)
+
+    table([(4, "Set5", "srcnn", 28.0, 0.1), (4, "Set5", "srcnn_gr", 29.1, 0.1),
+           (4, "Set14", "srcnn", 99.0, 0.1), (2, "Set5", "srcnn", 99.0, 0.1)])  # fmt: skip
     assert inference.default_model(4) == "srcnn_gr"
-    # With measured speed: the best among those that upscale 1 MP in under 2 s.
-    pd.DataFrame(
-        {
-            "Dataset": ["Set5", "Set5", "Set5"],
-            "Name": ["bicubic", "srcnn", "srcnn_gr"],
-            "Y-PSNR": [28.4, 28.0, 29.1],
-            "1 MP (s)": [0.1, 1.5, 9.0],
-        }
-    ).to_csv(tmp_path / "comparison.csv", index=False)
+    # The best among those that upscale 1 MP in under 2 s.
+    table([(4, "Set5", "srcnn", 28.0, 1.5), (4, "Set5", "srcnn_gr", 29.1, 9.0)])
     assert inference.default_model(4) == "srcnn"
+    # upscale prefers weights trained on realistic degradations; evaluate the protocol's best.
+    models.build("srcnn", 4, global_residual=True).save(weights / "srcnn_gr_realistic_x4.keras")
+    table([(4, "Set5", "srcnn", 28.0, 1.5), (4, "Set5", "srcnn_gr_realistic", 27.9, 1.5)])
+    assert inference.default_model(4) == "srcnn_gr_realistic"
+    assert inference.default_model(4, robust=False) == "srcnn"
+    realistic = inference.load_model("srcnn_gr_realistic", 4)
+    assert realistic.get_layer("global_residual") is not None
     loaded = inference.load_model("srcnn_gr", 4)
     assert loaded.get_layer("global_residual") is not None
     with pytest.raises(ValueError, match="_gr"):

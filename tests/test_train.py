@@ -374,7 +374,9 @@ def test_init_from_copies_the_layers_whose_names_and_shapes_match(tmp_path):
         if layer.weights
         and all(
             np.array_equal(a, b)
-            for a, b in zip(layer.get_weights(), source.get_layer(layer.name).get_weights())
+            for a, b in zip(
+                layer.get_weights(), source.get_layer(layer.name).get_weights(), strict=True
+            )
         )
     ]
     with_weights = [layer.name for layer in target.layers if layer.weights]
