@@ -66,6 +66,15 @@ def megapixel_seconds(predict: Predictor, scale: int, output_side: int = 1000, r
     return timed(predict, lr, repeats)[1] * 1e6 / (side * scale) ** 2
 
 
+def load_degraded(pair, scale: int, degradation: str = "bicubic"):
+    """``(lr, hr)`` of an image pair, the LR made by a named degradation (seeded by the image's
+    name; ``bicubic`` reads official LR images where they exist)."""
+    lr, hr = load_pair(pair, scale)
+    if degradation != "bicubic":
+        lr = degrade_named(hr, scale, degradation, seed=zlib.crc32(pair.name.encode()))
+    return lr, hr
+
+
 def evaluate(
     predict: Predictor,
     source: str | os.PathLike,
@@ -97,9 +106,7 @@ def evaluate(
     pairs = find_pairs(source, split, scale)
     bar = tqdm(pairs, desc=description, unit="img", disable=not progress, leave=False)
     for index, pair in enumerate(bar):
-        lr, hr = load_pair(pair, scale)
-        if degradation != "bicubic":
-            lr = degrade_named(hr, scale, degradation, seed=zlib.crc32(pair.name.encode()))
+        lr, hr = load_degraded(pair, scale, degradation)
         if index == 0:  # the first call traces compiled functions: keep it out of the times
             predict(lr[:16, :16])
         sr, seconds = timed(predict, lr)

@@ -27,11 +27,12 @@ import numpy as np
 import pandas as pd
 
 from sr_keras import inference
-from sr_keras.data import find_pairs, is_div2k_root, load_pair, sample_dir
+from sr_keras.data import find_pairs, is_div2k_root, sample_dir
 from sr_keras.evaluate import (
     comparison_table,
     evaluate,
     format_table,
+    load_degraded,
     measure,
     megapixel_seconds,
     quantize,
@@ -281,13 +282,15 @@ def outputs_figure(
     source=None,
     baselines=("bicubic",),
     split: str = "valid",
+    degradation: str = "bicubic",
 ):
     """The baselines' and models' (name -> model) outputs on one image of ``source`` (default
-    the first benchmark; an index past the end wraps), beside HR and LR, with one zoomed crop."""
+    the first benchmark; an index past the end wraps; LR made by ``degradation``), beside HR
+    and LR, with one zoomed crop."""
     scale, source = settings.scale, source or settings.benchmarks[0]
     pairs = find_pairs(source, split, scale)
     pair = pairs[image_index % len(pairs)]
-    lr, hr = load_pair(pair, scale)
+    lr, hr = load_degraded(pair, scale, degradation)
     predictors = {method: inference.baseline_predictor(method, scale) for method in baselines}
     for name, model in (trained or {}).items():
         predictors[name] = inference.model_predictor(model, scale)
@@ -297,7 +300,8 @@ def outputs_figure(
         values = measure(sr, hr, scale)
         captions[name] = f"{values['psnr_y']:.2f} dB / {values['ssim_y']:.4f}"
     label = f"{settings.smoke}: " if trained and settings.smoke else ""
-    title = f"{label}{dataset_name(source)} / {pair.name}, x{scale}: Y-PSNR / Y-SSIM"
+    made = "" if degradation == "bicubic" else f", LR {degradation}"
+    title = f"{label}{dataset_name(source)} / {pair.name}, x{scale}{made}: Y-PSNR / Y-SSIM"
     return comparison_figure(hr, lr, outputs, scale, captions=captions, title=title)
 
 
