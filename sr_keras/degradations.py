@@ -7,8 +7,10 @@ seed (one order, in the spirit of BSRGAN / Real-ESRGAN, with moderate ranges for
 * with probability 0.25, the protocol's LR (MATLAB bicubic, antialiased) unchanged;
 * else, with probability 0.3, a Gaussian blur of sigma 0.2 to ``scale / 3`` HR pixels (wider
   or more frequent blur teaches over-sharpening, which costs PSNR on sharp inputs);
-* a downscale to exactly ``patch / scale`` by one of bicubic, bilinear (each with and without
-  antialiasing), area or nearest, equally likely;
+* a downscale to exactly ``patch / scale`` by one of :data:`RESIZES`, equally likely: bicubic
+  and bilinear with antialiasing, twice each without (OpenCV's and many tools' default, the
+  hardest case), area, and nearest at a random phase (OpenCV keeps the top-left pixel of each
+  block, others the centre one);
 * with probability 0.5, noise, before or after the downscale (equally likely): Gaussian of
   sigma 1 to 10 (0..255 units) or signal-dependent (Poisson-like, variance 0.05 to 0.5 times the
   value), grey (same in all channels) with probability 0.3;
@@ -31,8 +33,9 @@ _OPENCV = {"cv2_cubic": cv2.INTER_CUBIC, "cv2_linear": cv2.INTER_LINEAR,
            "cv2_area": cv2.INTER_AREA, "cv2_nearest": cv2.INTER_NEAREST}  # fmt: skip
 EVALUATION_DEGRADATIONS = ("bicubic", *_OPENCV, "jpeg75", "noise5")
 #: (method, antialias) of the training downscales, equally likely.
-RESIZES = (("bicubic", True), ("bicubic", False), ("bilinear", True), ("bilinear", False),
-           ("area", False), ("nearest", False))  # fmt: skip
+RESIZES = (("bicubic", True), ("bicubic", False), ("bicubic", False), ("bilinear", True),
+           ("bilinear", False), ("bilinear", False), ("area", False),
+           ("nearest", False))  # fmt: skip
 
 
 def _between(low, high, draw):
@@ -51,6 +54,19 @@ def gaussian_blur(image, sigma, radius: int):
     return image[0]
 
 
+def downscale(image, scale: int, choice, phase):
+    """``image`` made ``scale`` times smaller by ``RESIZES[choice]``; ``nearest`` keeps the
+    pixels at offset ``phase`` (``[2]``, each in ``0..scale-1``) of every block."""
+    size = tf.shape(image)[:2] // scale
+    branches = [
+        functools.partial(tf.image.resize, image, size, method, antialias=antialias)
+        if method != "nearest"
+        else lambda: image[phase[0] :: scale, phase[1] :: scale]
+        for method, antialias in RESIZES
+    ]
+    return tf.switch_case(tf.convert_to_tensor(choice, tf.int32), branches)
+
+
 def add_noise(image, seed, draws):
     """Gaussian or signal-dependent noise (``draws``: 3 uniforms choosing kind, level, grey)."""
     kind, level, grey = tf.unstack(draws)
@@ -65,30 +81,22 @@ def realistic(lr, hr, seed, scale: int):
     for the same ``[2]`` ``seed``; ``lr``, the protocol's LR patch, gives the shape and is kept
     sometimes."""
     seeds = tf.random.experimental.stateless_split(seed, 2)
-    draws = tf.random.stateless_uniform([11], seed=seeds[0])
-    size = tf.shape(lr)[:2]
+    draws = tf.random.stateless_uniform([13], seed=seeds[0])
     image = tf.cast(hr, tf.float32)
     image = tf.cond(
         draws[0] < 0.3,
         lambda: gaussian_blur(image, _between(0.2, scale / 3, draws[1]), int(np.ceil(scale))),
         lambda: image,
     )
-    resize = tf.cast(draws[2] * len(RESIZES), tf.int32)
-
-    def downscale(image):
-        branches = [
-            functools.partial(tf.image.resize, image, size, method, antialias=antialias)
-            for method, antialias in RESIZES
-        ]
-        return tf.switch_case(resize, branches)
+    choice = tf.cast(draws[2] * len(RESIZES), tf.int32)
+    phase = tf.cast(draws[11:13] * scale, tf.int32)
+    smaller = functools.partial(downscale, scale=scale, choice=choice, phase=phase)
 
     def noisy(image):
         noise = functools.partial(add_noise, image, seeds[1], draws[5:8])
         return tf.cond(draws[3] < 0.5, noise, lambda: image)
 
-    image = tf.cond(
-        draws[4] < 0.5, lambda: noisy(downscale(image)), lambda: downscale(noisy(image))
-    )
+    image = tf.cond(draws[4] < 0.5, lambda: noisy(smaller(image)), lambda: smaller(noisy(image)))
     image = tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
     quality = tf.cast(_between(50.0, 96.0, draws[9]), tf.int32)
     image = tf.cond(

@@ -61,13 +61,26 @@ ZOO: dict[str, dict] = {
         learning_rate=5e-4,
         ema=0.999,
     ),
-    "edsr_baseline_gr_realistic_x4": dict(
+    # Robust x4 in two stages: stage 1 ran the realistic pipeline of commit 4842ce7 (six
+    # equally likely resizes, nearest at TensorFlow's phase only), which still lost to bicubic
+    # on OpenCV's unantialiased resizes; stage 2 continues with today's pipeline.
+    "edsr_baseline_gr_realistic_x4_stage1": dict(
         model="edsr_baseline",
         scale=4,
         init_from="pilot/edsr_baseline_gr_x4",
         epochs=8,
         steps_per_epoch=1000,
         learning_rate=5e-4,
+        ema=0.999,
+        degradation="realistic",
+    ),
+    "edsr_baseline_gr_realistic_x4": dict(
+        model="edsr_baseline",
+        scale=4,
+        init_from="zoo/edsr_baseline_gr_realistic_x4_stage1",
+        epochs=8,
+        steps_per_epoch=1000,
+        learning_rate=3e-4,
         ema=0.999,
         degradation="realistic",
     ),

@@ -17,6 +17,7 @@ from sr_keras.degradations import (
     EVALUATION_DEGRADATIONS,
     RESIZES,
     degrade_named,
+    downscale,
     gaussian_blur,
     realistic,
 )
@@ -65,11 +66,17 @@ def test_realistic_other_scales(make_photo, scale):
         assert lr.shape == (16, 16, 3) and lr.dtype == np.uint8
 
 
-def test_every_downscale_keeps_the_shape(hr_patch):
+def test_every_downscale_keeps_the_shape_and_nearest_takes_its_phase(hr_patch):
     image = tf.cast(hr_patch, tf.float32)
-    for method, antialias in RESIZES:
-        out = tf.image.resize(image, [24, 24], method, antialias=antialias)
-        assert out.shape == (24, 24, 3), method
+    for choice, (method, _) in enumerate(RESIZES):
+        for phase in ([0, 0], [3, 1]):
+            out = downscale(image, SCALE, choice, tf.constant(phase)).numpy()
+            assert out.shape == (24, 24, 3), method
+    nearest = RESIZES.index(("nearest", False))
+    out = downscale(image, SCALE, nearest, tf.constant([0, 0])).numpy()
+    assert np.array_equal(out, degrade_named(hr_patch, SCALE, "cv2_nearest"))  # OpenCV's phase
+    out = downscale(image, SCALE, nearest, tf.constant([3, 1])).numpy()
+    assert np.array_equal(out, hr_patch[3::SCALE, 1::SCALE])
 
 
 def test_gaussian_blur():
