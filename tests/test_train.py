@@ -208,14 +208,15 @@ def _train_command(out: Path, epochs: int, *extra: str) -> list[str]:
 
 
 def _run_until(command: list[str], out: Path, moment) -> subprocess.Popen:
-    """Starts ``command`` and SIGKILLs it as soon as ``moment(file names in out)`` is true
-    (``moment=None``: as soon as ``log.csv`` has a new row)."""
+    """Starts ``command`` and SIGKILLs it as soon as ``moment(file names in out)`` is true, or
+    ``log.csv`` has a new row (``moment=None``) or two."""
     rows_at_start = _log_rows(out)
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
         names = [path.name for path in out.rglob("*")] if out.is_dir() else []
-        if moment(names) if moment else _log_rows(out) > rows_at_start:
+        rows = _log_rows(out) - rows_at_start
+        if rows > 1 or (moment(names) if moment else rows > 0):
             os.kill(process.pid, signal.SIGKILL)
             break
         time.sleep(0.0005)
@@ -231,13 +232,14 @@ def _log_rows(out: Path) -> int:
 
 
 #: Moments at which a run writes to disk: a temporary file of each kind exists (the backup,
-#: the log, the checkpoints), or a new log row has just been renamed into place (``None``).
+#: the log, the checkpoints), or a new log row has just been renamed into place. A temporary
+#: file lives for milliseconds (the log's for microseconds), so polling on a busy machine may
+#: miss it: then the kill comes at the second new log row, and the run never finishes here.
 KILL_MOMENTS = {
     "backup being written": lambda names: any(n.startswith(".epoch_") for n in names),
     "best.keras being written": lambda names: ".best.tmp.keras" in names,
     "last.keras being written": lambda names: ".last.tmp.keras" in names,
     "log row written, backup not yet": None,
-    # Last: the log's temporary file lives for microseconds, so polling may miss it.
     "log being written": lambda names: any(n.startswith(".log.csv.") for n in names),
 }
 
