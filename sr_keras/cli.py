@@ -1,7 +1,5 @@
-"""The ``sr-keras`` command line (also ``python -m sr_keras``): parses, then calls the library.
-
-Errors caused by the input (missing folders, unreadable images, bad arguments) print one line
-and exit with status 2 instead of a traceback.
+"""The ``sr-keras`` command line (also ``python -m sr_keras``): errors in the input (missing
+folders, unreadable images, bad arguments) print one line and exit with status 2, no traceback.
 """
 
 from __future__ import annotations
@@ -25,8 +23,7 @@ MAX_INTERPOLATION_SCALE = 16
 
 
 def _import_tensorflow_quietly() -> None:
-    """Imports TensorFlow without the lines its C++ libraries log before their logging is set
-    up (shown if the import fails)."""
+    """Imports TensorFlow without its C++ start-up lines (shown if the import fails)."""
     if "tensorflow" in sys.modules:
         return
     from sr_keras.utils import quiet_native_stderr
@@ -80,10 +77,8 @@ def _registry() -> list[str]:
 def _model_help(baselines: bool = True) -> str:
     from sr_keras.inference import BASELINES
 
-    text = (
-        f"a model ({', '.join(_registry())}; suffix _gr: the global-residual variant, then "
-        "_realistic: its weights trained on realistic degradations)"
-    )
+    text = f"a model ({', '.join(_registry())}; suffix _gr: the global-residual variant, then "
+    text += "_realistic: its weights trained on realistic degradations)"
     return text + (f" or a baseline ({', '.join(BASELINES)})" if baselines else "")
 
 
@@ -175,6 +170,7 @@ def _run_evaluate(args) -> int:
 
     Per-image and mean Y-PSNR, Y-SSIM, RGB PSNR, MSE and time per image."""
     from sr_keras.evaluate import evaluate_named, write_table
+    from sr_keras.inference import default_model
     from sr_keras.utils import check_output, ensure_writable_folder, remove_stale_temp_files
 
     report = [args.report.with_suffix(suffix) for suffix in (".csv", ".md")] if args.report else []
@@ -182,12 +178,8 @@ def _run_evaluate(args) -> int:
         check_output(output, args.overwrite)
         ensure_writable_folder(output.parent)
         remove_stale_temp_files(output)
-    options = _options(args, "model", "csv", "report", "overwrite")
-    if not args.model:
-        from sr_keras.inference import default_model
-
-        args.model = [default_model(args.scale, robust=False)]
-    table, summary = evaluate_named(_names(args.model), **options)
+    names = _names(args.model or [default_model(args.scale, robust=False)])
+    table, summary = evaluate_named(names, **_options(args, "model", "csv", "report", "overwrite"))
     if args.csv:
         write_table(table, args.csv)
         print(f"\nwrote {args.csv}")
@@ -261,9 +253,9 @@ def _run_summary(args) -> int:
 
     if args.keras:
         models.build(args.model, args.scale).summary()
-        return 0
-    print(f"{args.model} (x{args.scale}): {models.MODELS[args.model].description}")
-    print(models.layer_table(args.model, args.scale).to_string(index=False))
+    else:
+        print(f"{args.model} (x{args.scale}): {models.MODELS[args.model].description}")
+        print(models.layer_table(args.model, args.scale).to_string(index=False))
     return 0
 
 
@@ -306,9 +298,8 @@ def _run_upscale(args) -> int:
 
 def _report_batch(written: list, notices: list[str], errors: list[str]) -> int:
     """Prints what a batch command did; 1 if some files failed."""
-    print(
-        "".join(f"{line}\n" for line in [*notices, *(f"wrote {path}" for path in written)]), end=""
-    )
+    for line in [*notices, *(f"wrote {path}" for path in written)]:
+        print(line)
     for message in errors:
         print(f"error: {message}", file=sys.stderr)
     if errors:
@@ -401,8 +392,8 @@ def _add_download(parser: argparse.ArgumentParser) -> None:
 def _run_download(args) -> int:
     """download a dataset (DIV2K) in its official layout
 
-    Download, verify and extract DIV2K; resumes broken downloads and skips what is already
-    there."""
+    Download, verify and extract DIV2K; restarts an interrupted download and skips what is
+    already there."""
     from sr_keras import download
 
     return download.run_from_args(args)

@@ -10,12 +10,9 @@ LOSSES = {"mse": "mean_squared_error", "l1": "mean_absolute_error"}
 SCHEDULES = ("cosine", "step", "constant")
 DEGRADATIONS = ("bicubic", "realistic")
 #: The allowed values of the fields that have a fixed set (also the command line's choices).
-CHOICES = {
-    "schedule": SCHEDULES,
-    "loss": tuple(LOSSES),
-    "degradation": DEGRADATIONS,
-    "precision": PRECISIONS,
-}
+CHOICES = dict(
+    schedule=SCHEDULES, loss=tuple(LOSSES), degradation=DEGRADATIONS, precision=PRECISIONS
+)
 
 
 @dataclasses.dataclass

@@ -54,38 +54,30 @@ def is_div2k_root(path: str | os.PathLike) -> bool:
     return any((Path(path) / f"DIV2K_{split}_HR").is_dir() for split in SPLITS)
 
 
-def _div2k_pairs(root: Path, split: str, scale: int) -> list[ImagePair]:
-    """The pairs of a DIV2K root, ``lr_path`` ``None`` where DIV2K has no LR image."""
-    hr_dir = root / f"DIV2K_{split}_HR"
-    if not hr_dir.is_dir():
-        raise SRKerasError(
-            f"DIV2K folder '{hr_dir}' does not exist. Get DIV2K with "
-            f"`sr-keras download div2k --root {root} --scale {scale} --subset {split}`."
-        )
-    lr_dir = root / f"DIV2K_{split}_LR_bicubic" / f"X{scale}"
-    pairs = []
-    for hr_path in list_images(hr_dir, what="DIV2K HR folder"):
-        lr_path = lr_dir / f"{hr_path.stem}x{scale}{hr_path.suffix}"
-        pairs.append(ImagePair(hr_path.stem, hr_path, lr_path if lr_path.is_file() else None))
-    return pairs
-
-
 def find_pairs(source: str | os.PathLike, split: str = "train", scale: int = 4) -> list[ImagePair]:
     """The images of a source, sorted: ``split`` (``"train"`` or ``"valid"``) picks DIV2K's and
-    the sample's (a folder gives all its images), ``scale`` DIV2K's LR folder.
-
-    Raises:
-        ValueError: If ``split`` is unknown.
-        SRKerasError: If the source does not exist or holds no image.
+    the sample's (a folder gives all its images), ``scale`` DIV2K's LR folder (``lr_path`` is
+    ``None`` where it has no image). ValueError for another ``split``, SRKerasError if the
+    source does not exist or holds no image.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if str(source) == "sample":
         names = SAMPLE_TRAIN if split == "train" else SAMPLE_VALID
         return [ImagePair(Path(name).stem, sample_dir() / name) for name in names]
-    if is_div2k_root(source):
-        return _div2k_pairs(Path(source), split, scale)
     folder = Path(source)
+    if is_div2k_root(folder):
+        hr_dir = folder / f"DIV2K_{split}_HR"
+        if not hr_dir.is_dir():
+            raise SRKerasError(
+                f"DIV2K folder '{hr_dir}' does not exist. Get DIV2K with "
+                f"`sr-keras download div2k --root {folder} --scale {scale} --subset {split}`."
+            )
+        lr_dir, pairs = folder / f"DIV2K_{split}_LR_bicubic" / f"X{scale}", []
+        for hr_path in list_images(hr_dir, what="DIV2K HR folder"):
+            lr_path = lr_dir / f"{hr_path.stem}x{scale}{hr_path.suffix}"
+            pairs.append(ImagePair(hr_path.stem, hr_path, lr_path if lr_path.is_file() else None))
+        return pairs
     return [
         ImagePair(path.relative_to(folder).with_suffix("").as_posix(), path)
         for path in list_images(folder)
@@ -93,11 +85,8 @@ def find_pairs(source: str | os.PathLike, split: str = "train", scale: int = 4) 
 
 
 def load_pair(pair: ImagePair, scale: int) -> tuple[np.ndarray, np.ndarray]:
-    """One pair as uint8 RGB ``(lr, hr)``, ``hr`` cropped to a multiple of ``scale``.
-
-    Raises:
-        ImageReadError: If a file cannot be read, or the official LR image has the wrong size.
-    """
+    """One pair as uint8 RGB ``(lr, hr)``, ``hr`` cropped to a multiple of ``scale``;
+    ImageReadError if a file cannot be read or the official LR image has the wrong size."""
     hr = modcrop(read_image(pair.hr_path), scale)
     if min(hr.shape[:2]) < scale:
         raise ImageReadError(
@@ -116,9 +105,7 @@ def load_pair(pair: ImagePair, scale: int) -> tuple[np.ndarray, np.ndarray]:
     return lr, hr
 
 
-def iterate_pairs(
-    source: str | os.PathLike, split: str = "valid", scale: int = 4
-) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+def iterate_pairs(source, split="valid", scale=4) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """Yields ``(name, lr, hr)`` of a benchmark source; an unreadable file raises
     :class:`ImageReadError` (a benchmark without an image would not be comparable)."""
     for pair in find_pairs(source, split, scale):
@@ -167,9 +154,8 @@ def random_patch(lr, hr, seed, scale: int, patch_size: int, augment: bool = True
     the same random horizontal flip and quarter turns; ``seed`` is a stateless ``[2]`` seed."""
     lr_size = patch_size // scale
     draws = tf.random.stateless_uniform([4], seed=seed)
-    lr_shape = tf.shape(lr)
-    top = tf.cast(draws[0] * tf.cast(lr_shape[0] - lr_size + 1, tf.float32), tf.int32)
-    left = tf.cast(draws[1] * tf.cast(lr_shape[1] - lr_size + 1, tf.float32), tf.int32)
+    room = tf.cast(tf.shape(lr)[:2] - lr_size + 1, tf.float32)  # top-left corners per axis
+    top, left = tf.unstack(tf.cast(draws[:2] * room, tf.int32))
     lr_patch, hr_patch = _aligned_crop(lr, hr, top, left, lr_size, scale)
     if augment:
 
@@ -188,9 +174,7 @@ def to_float(lr, hr):
     return tf.cast(lr, tf.float32) / 255.0, tf.cast(hr, tf.float32) / 255.0
 
 
-def has_training_image(
-    source: str | os.PathLike, scale: int, patch_size: int, split: str = "train"
-) -> bool:
+def has_training_image(source, scale: int, patch_size: int, split: str = "train") -> bool:
     """Whether a training source has an image that is readable and at least ``patch_size``
     pixels on each side (decoding stops at the first one)."""
     pairs = find_pairs(source, split, scale)
@@ -208,25 +192,19 @@ def training_dataset(
     augment: bool = True,
     degradation: str = "bicubic",
 ) -> tf.data.Dataset:
-    """An endless stream of random aligned ``(lr, hr)`` patch batches, float32 in ``[0, 1]``.
-
-    Images are decoded (and degraded) once and cached, then shuffled, repeated, cropped to
-    random patches, batched and prefetched; unreadable images and images smaller than the patch
-    are skipped with a :class:`SkippedImageWarning` naming the file.
+    """An endless stream of random aligned ``(lr, hr)`` patch batches, float32 in ``[0, 1]``:
+    images decoded (and degraded) once and cached, then shuffled, repeated, cropped to random
+    patches, batched and prefetched; unreadable images and images smaller than the patch are
+    skipped with a :class:`SkippedImageWarning` naming the file.
 
     Args:
         source: A source (see :func:`find_pairs` for it and ``split``).
-        patch_size: HR patch side, a multiple of ``scale``.
+        patch_size: HR patch side, a multiple of ``scale`` (else ValueError).
         cache: ``True``: decoded images in RAM; a path: in that file (kept for later runs).
         seed: Makes the stream repeatable (shuffle order, crops and augmentations).
         augment: Random horizontal flips and 90-degree rotations.
         degradation: ``"bicubic"`` (the protocol's LR) or ``"realistic"``
             (:func:`sr_keras.degradations.realistic`, seeded per patch).
-
-    Raises:
-        ValueError: If ``patch_size`` is not a positive multiple of ``scale``, ``batch_size`` is
-            not positive or ``degradation`` is unknown.
-        SRKerasError: If the source is missing or empty.
     """
     if patch_size < scale or patch_size % scale:
         raise ValueError(
@@ -261,30 +239,19 @@ def _aligned_crop(lr, hr, top, left, lr_size: int, scale: int):
 
 
 def validation_dataset(
-    source: str | os.PathLike,
-    scale: int = 4,
-    split: str = "valid",
-    center_crop_size: int | None = None,
-    cache: bool = True,
+    source, scale: int = 4, split="valid", center_crop_size: int | None = None, cache=True
 ) -> tf.data.Dataset:
     """Whole validation images, or HR centre crops of side ``center_crop_size`` (a multiple of
-    ``scale``), as ``(lr, hr)`` batches of one, float32 in ``[0, 1]``, the same every epoch.
-
-    Images are read up front (a known length; unreadable files reported before training);
-    ``cache`` keeps them in RAM between epochs. Other arguments: :func:`training_dataset`.
-
-    Raises:
-        ValueError: If ``center_crop_size`` is not a multiple of ``scale``.
-        SRKerasError: If the source is missing or empty.
-    """
+    ``scale``), as ``(lr, hr)`` batches of one, float32 in ``[0, 1]``, the same every epoch:
+    read up front (a known length; unreadable files reported before training), kept in RAM
+    between epochs with ``cache``. Other arguments: :func:`training_dataset`."""
     if center_crop_size is not None and (center_crop_size < scale or center_crop_size % scale):
         raise ValueError(
             f"center_crop_size must be a positive multiple of scale={scale}, got {center_crop_size}"
         )
     pairs = find_pairs(source, split, scale)
     loader = _pair_loader(pairs, scale, min_hr_size=center_crop_size or 0)
-    images = [loader(index) for index in range(len(pairs))]
-    images = [(lr, hr) for lr, hr in images if hr.size]
+    images = [(lr, hr) for lr, hr in map(loader, range(len(pairs))) if hr.size]
     if not images:
         raise SRKerasError(f"no usable validation image in '{source}' (see the warnings above)")
     if center_crop_size:

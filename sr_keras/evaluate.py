@@ -21,12 +21,7 @@ from tqdm.auto import tqdm
 from sr_keras import metrics
 from sr_keras.data import find_pairs, load_pair
 from sr_keras.degradations import degrade_named
-from sr_keras.inference import (
-    BASELINES,
-    Predictor,
-    baseline_predictor,  # noqa: F401 (re-exported)
-    predictor,
-)
+from sr_keras.inference import BASELINES, Predictor, baseline_predictor, predictor  # noqa: F401
 from sr_keras.utils import SRKerasError, atomic_write_text
 
 COLUMNS = ("image", "psnr_y", "ssim_y", "psnr_rgb", "mse", "seconds")
@@ -87,20 +82,11 @@ def evaluate(
     degradation: str = "bicubic",
 ) -> pd.DataFrame | tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Runs a predictor over a benchmark source (``"sample"``, a DIV2K root or a folder of HR
-    images) and measures every image after shaving ``crop_border`` pixels (default: the scale).
-
-    ``degradation``: how LR images are made from HR (:func:`sr_keras.degradations.degrade_named`,
-    seeded by the image's name); ``"bicubic"`` reads official LR images where they exist.
-
-    Returns:
-        A DataFrame with :data:`COLUMNS`, one row per image and a last row ``mean``; with
-        ``keep_outputs``, ``(table, the quantized SR images by name)``.
-
-    Raises:
-        ValueError: If an output has the wrong shape or ``degradation`` is unknown.
-        ImageReadError: If an image cannot be read (a benchmark must be complete).
-        SRKerasError: If an image is too small to measure (naming it).
-    """
+    images), the LR made by ``degradation`` (:func:`load_degraded`), and measures every image
+    after shaving ``crop_border`` pixels (default: the scale): a DataFrame with :data:`COLUMNS`,
+    one row per image and a last row ``mean`` (with ``keep_outputs``, ``(table, the quantized
+    SR images by name)``). An unreadable image raises ImageReadError (a benchmark must be
+    complete), one too small to measure SRKerasError."""
     crop_border = scale if crop_border is None else crop_border
     rows, outputs = [], {}
     pairs = find_pairs(source, split, scale)
@@ -152,20 +138,13 @@ def comparison_table(tables: dict[str, pd.DataFrame], parameters: dict[str, int]
     """The deck's results table (Name | Parameters | Loss (MSE) | PSNR | Time) from evaluation
     tables (last row: the mean), with Y-PSNR and Y-SSIM added; PSNR and MSE on RGB in 0..255
     units, as the deck reports them; Time in seconds per image."""
+    columns = {"Loss (MSE)": "mse", "PSNR": "psnr_rgb", "Y-PSNR": "psnr_y", "Y-SSIM": "ssim_y"}
     rows = []
     for name, table in tables.items():
         mean = table.iloc[-1]
-        rows.append(
-            {
-                "Name": name,
-                "Parameters": int(parameters.get(name, 0)),
-                "Loss (MSE)": round(float(mean["mse"]), 4),
-                "PSNR": round(float(mean["psnr_rgb"]), 4),
-                "Y-PSNR": round(float(mean["psnr_y"]), 4),
-                "Y-SSIM": round(float(mean["ssim_y"]), 4),
-                "Time (s)": round(float(mean["seconds"]), 6),
-            }
-        )
+        row = {"Name": name, "Parameters": int(parameters.get(name, 0))}
+        row |= {label: round(float(mean[column]), 4) for label, column in columns.items()}
+        rows.append({**row, "Time (s)": round(float(mean["seconds"]), 6)})
     return pd.DataFrame(rows)
 
 
@@ -198,12 +177,9 @@ def evaluate_named(
     **options,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``sr-keras evaluate``: models (with ``weights`` in order, default the shipped ones) and
-    baselines by name, each table printed; ``options`` go to :func:`evaluate`.
-
-    Returns:
-        ``(per-image table, comparison_table)``; with several names, the per-image tables
-        stacked under a first column ``model``.
-    """
+    baselines by name, each table printed; ``options`` go to :func:`evaluate`. Returns
+    ``(per-image table, comparison_table)``, the per-image tables of several names stacked under
+    a first column ``model``."""
     tables, parameters = {}, {}
     where = f"x{scale}, {dataset}, LR {options.get('degradation', 'bicubic')}"
     for label, name, path in _labelled(names, list(weights)):

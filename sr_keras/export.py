@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from sr_keras.upscaling import ArrayFunction
 from sr_keras.utils import (
     OVERWRITE_FLAG,
     SRKerasError,
@@ -33,8 +33,6 @@ _KERAS_FORMATS = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "
 #: Largest accepted absolute difference between an exported model and Keras (images in [0, 1]).
 PARITY_TOLERANCE = 1e-4
 
-ArrayFunction = Callable[[np.ndarray], np.ndarray]
-
 
 def _check_format(format: str) -> None:
     if format not in FORMATS:
@@ -43,11 +41,9 @@ def _check_format(format: str) -> None:
 
 def check_export_path(path: str | os.PathLike, format: str, overwrite: bool = False) -> Path:
     """Checks where an export will go, before any work: an existing file or SavedModel is
-    replaced only with ``overwrite``, an empty folder always, any other folder never.
-
-    Raises:
-        ValueError: If ``format`` is unknown or ``path`` has the wrong suffix.
-        SRKerasError: If the path is taken, naming it and the way out.
+    replaced only with ``overwrite``, an empty folder always, any other folder never: else
+    SRKerasError naming the path and the way out. ValueError for an unknown ``format`` or the
+    wrong suffix.
     """
     _check_format(format)
     path = Path(path)
@@ -69,16 +65,11 @@ def check_export_path(path: str | os.PathLike, format: str, overwrite: bool = Fa
     return path
 
 
-def export_model(
-    model: keras.Model, path: str | os.PathLike, format: str, overwrite: bool = True
-) -> Path:
+def export_model(model: keras.Model, path, format: str, overwrite: bool = True) -> Path:
     """Exports a float32 model to ``path`` (a folder for ``saved_model``, else a ``.tflite`` or
     ``.onnx`` file) with dynamic batch, height and width, atomically (what a killed export left
     is removed first), replacing an export only with ``overwrite``; returns ``path``.
-
-    Raises:
-        ValueError: If ``format`` is unknown or ``path`` has the wrong suffix.
-        SRKerasError: If the path is taken, the exporter is missing or the conversion fails.
+    SRKerasError if the path is taken, the exporter is missing or the conversion fails.
     """
     path = check_export_path(path, format, overwrite)
     ensure_writable_folder(path.parent)
@@ -102,12 +93,7 @@ def export_model(
 
 def load_exported(path: str | os.PathLike, format: str) -> ArrayFunction:
     """Loads an export with its own runtime, as a function from a ``(N, h, w, C)`` float32
-    array to the NumPy output.
-
-    Raises:
-        ValueError: If ``format`` is unknown.
-        SRKerasError: If the file is missing.
-    """
+    array to the NumPy output; SRKerasError if the file is missing."""
     _check_format(format)
     path = Path(path)
     if not path.exists():
@@ -117,17 +103,13 @@ def load_exported(path: str | os.PathLike, format: str) -> ArrayFunction:
 
         loaded = tf.saved_model.load(str(path))
         return lambda batch: loaded.serve(tf.constant(batch, tf.float32)).numpy()
-    if format == "tflite":
-        return _tflite_function(path)
-    import onnxruntime
+    if format == "onnx":
+        import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda batch: session.run(None, {name: np.asarray(batch, np.float32)})[0]
-
-
-def _tflite_function(path: Path) -> ArrayFunction:
-    try:  # LiteRT's own package, where installed
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return lambda batch: session.run(None, {name: np.asarray(batch, np.float32)})[0]
+    try:  # TFLite: LiteRT's own package, where installed
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         import tensorflow as tf
@@ -155,12 +137,7 @@ def _tflite_function(path: Path) -> ArrayFunction:
     return run
 
 
-def parity(
-    model: keras.Model,
-    function: ArrayFunction,
-    sizes: tuple[tuple[int, int], ...] = ((37, 29), (24, 48)),
-    seed: int = 0,
-) -> float:
+def parity(model: keras.Model, function, sizes=((37, 29), (24, 48)), seed: int = 0) -> float:
     """The largest ``|exported - keras|`` of a Keras model and its export (a function from
     :func:`load_exported`) over random images (uniform in [0, 1], ``seed``) of LR ``sizes``
     (two: the export takes sizes it was not traced with)."""

@@ -23,38 +23,30 @@ def detail_box(image: np.ndarray, box_size: int) -> tuple[int, int]:
     integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     box = min(box_size, *energy.shape)
     step = max(box // 4, 1)
-    best, best_corner = -1.0, (0, 0)
-    for top in range(0, energy.shape[0] - box + 1, step):
-        for left in range(0, energy.shape[1] - box + 1, step):
-            total = (
-                integral[top + box, left + box]
-                - integral[top, left + box]
-                - integral[top + box, left]
-                + integral[top, left]
-            )
-            if total > best:
-                best, best_corner = total, (top, left)
-    return best_corner
+    tops = np.arange(0, energy.shape[0] - box + 1, step)[:, None]
+    lefts = np.arange(0, energy.shape[1] - box + 1, step)[None, :]
+    totals = (
+        integral[tops + box, lefts + box]
+        - integral[tops, lefts + box]
+        - integral[tops + box, lefts]
+        + integral[tops, lefts]
+    )
+    row, column = np.unravel_index(np.argmax(totals), totals.shape)  # the first best, row-major
+    return int(tops[row, 0]), int(lefts[0, column])
 
 
 def comparison_figure(
-    hr: np.ndarray,
-    lr: np.ndarray,
-    outputs: dict[str, np.ndarray],
-    scale: int,
-    captions: dict[str, str] | None = None,
-    title: str | None = None,
-    box_size: int | None = None,
+    hr, lr, outputs: dict[str, np.ndarray], scale: int, captions=None, title=None, box_size=None
 ) -> matplotlib.figure.Figure:
     """HR, LR (nearest-upscaled) and each output (name -> image, with ``captions``) side by
     side, above the same zoomed region of ``box_size`` HR pixels (default: a quarter side)."""
     captions = captions or {}
     box_size = box_size or max(min(hr.shape[:2]) // 4, 8)
     top, left = detail_box(hr, box_size)
-    lr_shown = np.clip(interpolate(lr, scale, "nearest"), 0, 255).astype(np.uint8)
     panels = {"HR": hr}
     if "nearest" not in outputs:  # the nearest output already shows the LR pixels
-        panels[f"LR (x{scale}, nearest)"] = lr_shown
+        lr_shown = interpolate(lr, scale, "nearest")
+        panels[f"LR (x{scale}, nearest)"] = np.clip(lr_shown, 0, 255).astype(np.uint8)
     panels.update(outputs)
     figure, axes = plt.subplots(2, len(panels), figsize=(2.6 * len(panels), 5.6), squeeze=False)
     for column, (name, image) in enumerate(panels.items()):
@@ -68,8 +60,7 @@ def comparison_figure(
             image[top : top + box_size, left : left + box_size], interpolation="nearest"
         )
         for axis in axes[:, column]:
-            axis.set_xticks([])
-            axis.set_yticks([])
+            axis.set(xticks=[], yticks=[])
     if title:
         figure.suptitle(title, fontsize=11)
     figure.tight_layout()
@@ -101,8 +92,7 @@ def learning_curves(log, title: str | None = None, x: str = "epoch") -> matplotl
     for axis in (loss_axis, psnr_axis):
         axis.set_xlabel(x)
         axis.grid(alpha=0.3)
-    loss_axis.set_ylabel("loss")
-    loss_axis.set_yscale("log")
+    loss_axis.set(ylabel="loss", yscale="log")
     loss_axis.legend()
     psnr_axis.set_ylabel("validation Y-PSNR (dB)")
     if len(logs) > 1:
@@ -123,8 +113,7 @@ def tradeoff_plot(table, x: str, y: str = "Y-PSNR", log_x: bool = True, title: s
         axis.annotate(name, (value, score), textcoords="offset points", xytext=(4, 4), fontsize=8)
     if log_x:
         axis.set_xscale("log")
-    axis.set_xlabel(x)
-    axis.set_ylabel(y)
+    axis.set(xlabel=x, ylabel=y)
     axis.grid(alpha=0.3)
     if title:
         axis.set_title(title)

@@ -26,11 +26,8 @@ class ImageReadError(SRKerasError):
 
 def to_rgb_uint8(image: np.ndarray, keep_alpha: bool = False) -> np.ndarray:
     """A decoded RGB(A) image as ``HxWx3`` (``HxWx4`` with ``keep_alpha`` and an alpha) uint8:
-    gray becomes 3 channels, 16-bit ``round(v / 257)``, float in ``[0, 1]`` times 255.
-
-    Raises:
-        ValueError: If the array is not 2-D or 3-D with 1, 2, 3 or 4 channels.
-    """
+    gray becomes 3 channels, 16-bit ``round(v / 257)``, float in ``[0, 1]`` times 255;
+    ValueError unless the array is 2-D or 3-D with 1 to 4 channels."""
     image = np.asarray(image)
     if image.dtype == np.uint16:
         image = np.round(image.astype(np.float64) / 257.0)
@@ -49,11 +46,8 @@ def to_rgb_uint8(image: np.ndarray, keep_alpha: bool = False) -> np.ndarray:
 
 
 def decode_raw(path: str | os.PathLike) -> np.ndarray:
-    """Decodes a file as stored (any bit depth, 1 to 4 channels), channels in RGB(A) order.
-
-    Raises:
-        ImageReadError: If the file is missing, unreadable or not a decodable image.
-    """
+    """Decodes a file as stored (any bit depth, 1 to 4 channels), channels in RGB(A) order;
+    ImageReadError if the file is missing, unreadable or not a decodable image."""
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: no such image file")
@@ -130,11 +124,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 def write_image(path: str | os.PathLike, image: np.ndarray, copy: bool = True) -> Path:
     """Writes an ``HxW[xC]`` RGB(A) or gray uint8/uint16 image atomically, in the format of
     the extension; ``copy=False`` turns a contiguous ``image`` to BGR(A) in place (an output
-    the caller is done with).
-
-    Raises:
-        SRKerasError: If the image cannot be encoded for that extension.
-    """
+    the caller is done with). SRKerasError if it cannot be encoded for that extension."""
     path = Path(path)
     image = np.asarray(image)
     code = _SWAP_RED_BLUE.get(image.shape[2]) if image.ndim == 3 else None
@@ -151,11 +141,8 @@ def write_image(path: str | os.PathLike, image: np.ndarray, copy: bool = True) -
 
 
 def list_images(folder: str | os.PathLike, what: str = "image folder") -> list[Path]:
-    """The image files under a folder, recursively, sorted (``what`` names it in errors).
-
-    Raises:
-        SRKerasError: If the folder does not exist or holds no image.
-    """
+    """The image files under a folder, recursively, sorted (``what`` names it in errors);
+    SRKerasError if the folder does not exist or holds no image."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SRKerasError(
@@ -190,9 +177,7 @@ def _collect_inputs(inputs: list[str | os.PathLike]) -> tuple[list[tuple[Path, P
     for item in map(Path, inputs):
         try:
             if item.is_dir():
-                found = [
-                    (path, path.relative_to(item)) for path in list_images(item, "input folder")
-                ]
+                found = [(p, p.relative_to(item)) for p in list_images(item, "input folder")]
             elif item.exists():
                 found = [(item, Path(item.name))]
             else:
@@ -211,18 +196,14 @@ def _collect_inputs(inputs: list[str | os.PathLike]) -> tuple[list[tuple[Path, P
 _OUTPUT_NAME = re.compile(r"(.+)_x\d+\.png")
 
 
-def plan_outputs(
-    inputs: list[str | os.PathLike], out_dir: str | os.PathLike, scale: int, overwrite: bool = False
-) -> OutputPlan:
-    """Names the outputs of a batch command and applies the output rules, before any work.
-
-    Each image (files, folders searched recursively) goes to ``out_dir`` as
-    ``<stem>_x<scale>.png``, keeping its sub-folder; inputs that would share a name keep their
-    extension (``x.jpg_x4.png``, ``x.png_x4.png``), else the second is an error. An existing
-    output is skipped with a notice (a rerun resumes) unless ``overwrite``; an output is never
-    an input nor a folder; an input in ``out_dir`` named as another's output (``a_x4.png``
-    beside ``a.png``) is an earlier output, skipped with a notice.
-    """
+def plan_outputs(inputs: list, out_dir, scale: int, overwrite: bool = False) -> OutputPlan:
+    """Names the outputs of a batch command and applies the output rules, before any work: each
+    image (files, folders searched recursively) goes to ``out_dir`` as ``<stem>_x<scale>.png``,
+    keeping its sub-folder; inputs that would share a name keep their extension
+    (``x.jpg_x4.png``, ``x.png_x4.png``), else the second is an error. An existing output is
+    skipped with a notice (a rerun resumes) unless ``overwrite``; an output is never an input
+    nor a folder; an input in ``out_dir`` named as another's output (``a_x4.png`` beside
+    ``a.png``) is an earlier output, skipped with a notice."""
     files, errors = _collect_inputs(inputs)
     plan = OutputPlan(errors=errors)
     kept, earlier = _without_earlier_outputs(files, Path(out_dir))
@@ -259,9 +240,7 @@ def plan_outputs(
     return plan
 
 
-def _without_earlier_outputs(
-    files: list[tuple[Path, Path]], out_dir: Path
-) -> tuple[list[tuple[Path, Path]], list[Path]]:
+def _without_earlier_outputs(files, out_dir: Path) -> tuple[list[tuple[Path, Path]], list[Path]]:
     """The inputs to run, and those that are earlier outputs of other inputs."""
     stems = {
         ((out_dir / relative.parent).resolve(), name)

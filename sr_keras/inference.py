@@ -1,8 +1,6 @@
 """Running models and baselines on images: the predictors (LR uint8 -> SR floats in 0..255) of
-evaluation and the study, shipped weights, tiled upscaling of users' files.
-
-Tiling (:mod:`sr_keras.upscaling`) runs ``tile x tile`` LR pieces with ``overlap`` pixels of
-context and keeps their centres: the untiled output, in bounded memory.
+evaluation and the study, shipped weights, tiled upscaling of users' files
+(:mod:`sr_keras.upscaling`: the untiled output in bounded memory).
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ from sr_keras.images import SRKerasError, plan_outputs
 from sr_keras.interpolation import imresize, interpolate
 from sr_keras.upscaling import (
     TILE_MEMORY,
+    ArrayFunction,
     Upscaler,
     fit_tile,
     predict_tiled,
@@ -34,8 +33,6 @@ from sr_keras.utils import available_memory, ensure_writable_folder
 #: Where the project's trained weights live: ``results/weights/<model>_x<scale>.keras``.
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "results" / "weights"
 
-#: Batch function: ``(1, h, w, C)`` floats in ``[0, 1]`` -> ``(1, s*h, s*w, C)``.
-ArrayFunction = Callable[[np.ndarray], np.ndarray]
 #: LR uint8 ``HxWx3`` -> SR image as floats in ``0..255``.
 Predictor = Callable[[np.ndarray], np.ndarray]
 
@@ -48,10 +45,8 @@ def baseline_predictor(method: str, scale: int) -> Predictor:
     """The predictor of an interpolation baseline (one of :data:`BASELINES`)."""
     if method == "bicubic":
         return lambda lr: imresize(lr, output_shape=(lr.shape[0] * scale, lr.shape[1] * scale))
-    if method == "bicubic_opencv":
-        return lambda lr: interpolate(lr, scale, "bicubic")
-    if method in ("nearest", "bilinear"):
-        return lambda lr: interpolate(lr, scale, method)
+    if method in BASELINES:  # nearest, bilinear and bicubic_opencv: OpenCV's kernels
+        return lambda lr: interpolate(lr, scale, method.removesuffix("_opencv"))
     raise ValueError(f"method must be one of {BASELINES}, got {method!r}")
 
 
@@ -109,10 +104,8 @@ def default_model(scale: int, robust: bool = True) -> str:
     if SHIPPED_TABLE.is_file():
         import pandas as pd
 
-        table = pd.read_csv(SHIPPED_TABLE)
-        table = table[
-            (table["Scale"] == scale) & (table["Dataset"] == "Set5") & table["Name"].isin(shipped)
-        ]
+        table = pd.read_csv(SHIPPED_TABLE).query("Scale == @scale and Dataset == 'Set5'")
+        table = table[table["Name"].isin(shipped)]
         fast = table[table["1 MP (s)"] < DEFAULT_MAX_SECONDS_PER_MEGAPIXEL]
         table = fast if len(fast) else table
         if len(table):
@@ -120,16 +113,11 @@ def default_model(scale: int, robust: bool = True) -> str:
     return shipped[-1]
 
 
-def load_model(
-    name: str, scale: int, weights: str | os.PathLike | None = None, precision: str = "float32"
-) -> keras.Model:
+def load_model(name: str, scale: int, weights=None, precision: str = "float32") -> keras.Model:
     """Loads a trained model (``name``: a registered one, ``_gr`` for the global residual) from
     ``weights`` (a ``.keras`` model or a ``.weights.h5`` file; default the shipped ones),
     rebuilt under the ``precision`` policy (:mod:`sr_keras.precision`) whatever it was saved in.
-
-    Raises:
-        SRKerasError: If the file is missing or does not fit the model.
-        ValueError: If ``name`` is not a registered model.
+    SRKerasError if the file is missing or does not fit the model; ValueError for another name.
     """
     architecture, residual = _architecture(name)
     path = Path(weights) if weights else default_weights_path(name, scale)
@@ -232,9 +220,7 @@ def self_ensemble(function: ArrayFunction) -> ArrayFunction:
     return ensembled
 
 
-def model_predictor(
-    model: keras.Model, scale: int, tile=0, overlap=32, ensemble=False, multiple=4
-) -> Predictor:
+def model_predictor(model, scale: int, tile=0, overlap=32, ensemble=False, multiple=4) -> Predictor:
     """A model's :data:`Predictor`, in ``tile`` x ``tile`` LR pieces (0: whole images),
     averaged over the 8 flips/rotations with ``ensemble``."""
     function = model_function(model)
@@ -244,13 +230,7 @@ def model_predictor(
 
 
 def predictor(
-    name: str,
-    scale: int,
-    weights: str | os.PathLike | None = None,
-    tile: int = 0,
-    overlap: int = 32,
-    ensemble: bool = False,
-    precision: str = "auto",
+    name: str, scale: int, weights=None, tile=0, overlap=32, ensemble=False, precision="auto"
 ) -> tuple[Predictor, int]:
     """``(predictor, parameters)`` of a baseline (0 parameters) or a trained model (its
     ``weights``, default the shipped ones; see :func:`model_predictor`, :func:`load_model`)."""
@@ -265,8 +245,7 @@ def activation_bytes(model: keras.Model, side: int = 12) -> float:
     """Estimated working memory per LR input pixel: four times the largest activation (a
     convolution's input and output, a skip connection and the backend's scratch space)."""
     probe = keras.Model(model.input, [layer.output for layer in model.layers[1:]])
-    channels = model.input_shape[-1]
-    outputs = probe(np.zeros((1, side, side, channels), np.float32), training=False)
+    outputs = probe(np.zeros((1, side, side, model.input_shape[-1]), np.float32), training=False)
     largest = max(int(np.prod(output.shape[1:])) for output in outputs)
     return 4 * largest * 4 / side**2
 
@@ -279,11 +258,7 @@ def tile_multiple(name: str) -> int:
 
 
 def upscaling_function(
-    name: str,
-    scale: int,
-    weights: str | os.PathLike | None = None,
-    ensemble: bool = False,
-    precision: str = "auto",
+    name: str, scale: int, weights=None, ensemble=False, precision="auto"
 ) -> tuple[ArrayFunction, float]:
     """``(batch function, bytes per LR pixel)`` of a model or baseline for
     :func:`upscale_image`: the function on ``[0, 1]`` floats and its working memory."""
@@ -317,17 +292,12 @@ def upscale_files(
     precision: str = "auto",
 ) -> tuple[list[Path], list[str], list[str]]:
     """Upscales image files and folders into ``out_dir`` as ``<stem>_x<scale>.png`` with a
-    model or a baseline (``weights``, ``precision``: :func:`load_model`).
-
-    Outputs are planned first (:func:`sr_keras.images.plan_outputs`: existing ones skipped
-    unless ``overwrite``), then the folder is test-written, then the model loaded. A file that
-    fails is reported and the others still written, each atomically. ``tile`` (0: whole images)
-    shrinks where one tile would need more than :data:`sr_keras.upscaling.TILE_MEMORY` or a
-    quarter of the free memory.
-
-    Returns:
-        ``(written paths, notices of skipped files, error messages)``.
-    """
+    model or a baseline (``weights``, ``precision``: :func:`load_model`); returns ``(written
+    paths, notices of skipped files, error messages)``. Outputs are planned first
+    (:func:`sr_keras.images.plan_outputs`), then the folder is test-written, then the model
+    loaded and each file written (:func:`sr_keras.upscaling.write_outputs`); ``tile`` (0: whole
+    images) shrinks where one tile would need more than :data:`sr_keras.upscaling.TILE_MEMORY`
+    or a quarter of the free memory."""
     if name not in BASELINES:
         _architecture(name)  # a wrong name fails even when every output exists
     plan = plan_outputs(inputs, out_dir, scale, overwrite)

@@ -34,30 +34,13 @@ def cubic_kernel(distance: np.ndarray, a: float = OPENCV_CUBIC_A) -> np.ndarray:
 
 
 def resampling_weights(
-    in_size: int,
-    out_size: int,
-    method: str = "bicubic",
-    cubic_a: float = OPENCV_CUBIC_A,
-    antialias: bool = False,
-    border: str = "replicate",
+    in_size, out_size, method="bicubic", cubic_a=OPENCV_CUBIC_A, antialias=False, border="replicate"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The source indices and weights of a 1-D resampling.
-
-    Args:
-        in_size: Input pixels along the axis.
-        out_size: Output pixels along the axis.
-        method: ``"nearest"``, ``"bilinear"`` or ``"bicubic"``.
-        cubic_a: Parameter of the cubic kernel.
-        antialias: Widen the kernel by ``in_size / out_size`` when shrinking (MATLAB's default).
-        border: ``"replicate"`` (repeat the edge pixel, OpenCV) or ``"symmetric"`` (MATLAB).
-
-    Returns:
-        ``(indices, weights)``, two ``(out_size, taps)`` arrays: output pixel ``i`` is
-        ``sum_t weights[i, t] * input[indices[i, t]]``.
-
-    Raises:
-        ValueError: If ``method`` or ``border`` is unknown or a size is not positive.
-    """
+    """The source indices and weights of a 1-D resampling from ``in_size`` to ``out_size``
+    pixels with a method of :data:`METHODS`: two ``(out_size, taps)`` arrays, output pixel ``i``
+    being ``sum_t weights[i, t] * input[indices[i, t]]``. ``antialias`` widens the kernel by
+    ``in_size / out_size`` when shrinking (MATLAB's default); ``border`` is ``"replicate"``
+    (repeat the edge pixel, OpenCV) or ``"symmetric"`` (MATLAB)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if border not in ("replicate", "symmetric"):
@@ -107,11 +90,9 @@ def _resize(image, size_of, **weight_options) -> np.ndarray:
         raise ValueError(f"image must be HxW or HxWxC, got shape {image.shape}")
     height, width = image.shape[:2]
     out_height, out_width = size_of(height, width)
-    data = image.astype(np.float64)
     rows = resampling_weights(height, int(out_height), **weight_options)
-    data = _resample_axis(data, *rows, axis=0)
     cols = resampling_weights(width, int(out_width), **weight_options)
-    return _resample_axis(data, *cols, axis=1)
+    return _resample_axis(_resample_axis(image.astype(np.float64), *rows, axis=0), *cols, axis=1)
 
 
 def _check_scale(scale) -> int:
@@ -133,10 +114,8 @@ def interpolate(image, scale: int, method: str = "bicubic") -> np.ndarray:
 
 def imresize(image, scale: float | None = None, output_shape=None, antialias=True) -> np.ndarray:
     """MATLAB's ``imresize(image, scale, "bicubic")`` (as BasicSR's ``matlab_functions``) by
-    ``scale`` (``1/4`` for x4 LR) or to ``output_shape``, as float64 (not rounded or clipped).
-
-    Raises:
-        ValueError: If not exactly one of ``scale`` and ``output_shape`` is given.
+    ``scale`` (``1/4`` for x4 LR) or to ``output_shape`` (exactly one of them), as float64 (not
+    rounded or clipped).
     """
     if (scale is None) == (output_shape is None):
         raise ValueError("give exactly one of scale and output_shape")
@@ -161,11 +140,7 @@ def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
 
 def degrade(hr_image: np.ndarray, scale: int) -> np.ndarray:
     """The standard LR image (DIV2K "bicubic" track) of an HR image whose sides are multiples
-    of ``scale``: :func:`imresize` by ``1 / scale``, rounded to uint8.
-
-    Raises:
-        ValueError: If the image's sides are not multiples of ``scale``.
-    """
+    of ``scale`` (else ValueError): :func:`imresize` by ``1 / scale``, rounded to uint8."""
     scale = _check_scale(scale)
     height, width = hr_image.shape[:2]
     if height % scale or width % scale:

@@ -64,12 +64,10 @@ class _Upscale(keras.layers.Layer):
 
 @_register
 class BicubicUpsample(_Upscale):
-    """Bicubic upscaling by an integer ``scale`` (the deck's block X1, "Interpolation").
-
+    """Bicubic upscaling by an integer ``scale`` (the deck's block X1, "Interpolation"):
     ``tf.image.resize(method="bicubic")`` (``a = -0.5``, half-pixel centres, outside taps
     dropped) within float32 rounding, as a fixed 5x5 convolution per output phase and a pixel
-    shuffle: exports need no resize op. Constant weights: the slide counts stay as printed.
-    """
+    shuffle: exports need no resize op. Constant weights: the slide counts stay as printed."""
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -174,11 +172,9 @@ class CropToMatch(_ToSecond):
 
 @_register
 class ResizeToMatch(_ToSecond):
-    """Bilinear resizing of the first input to the height and width of the second input.
-
-    Half-pixel centres, no antialiasing (PyTorch's ``align_corners=False``), a size known at run
-    time: TFLite's ``RESIZE_BILINEAR``, ONNX's ``Resize``. Float32 inside, the input's dtype out.
-    """
+    """Bilinear resizing of the first input to the height and width of the second input: half-pixel
+    centres, no antialiasing (PyTorch's ``align_corners=False``), a size known at run time
+    (TFLite's ``RESIZE_BILINEAR``, ONNX's ``Resize``); float32 inside, the input's dtype out."""
 
     def call(self, inputs):
         tensor, reference = inputs

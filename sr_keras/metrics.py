@@ -30,26 +30,13 @@ def rgb_to_y(images, max_val: float = 255.0):
     return (luma / 255.0 * max_val)[..., None]
 
 
-def prepare_for_metric(
-    img1, img2, crop_border: int = 0, test_y_channel: bool = False, max_val: float = 255.0
-):
-    """Shaves borders and optionally keeps only the Y channel, as BasicSR's metrics do.
-
-    Args:
-        img1: ``HxWxC`` image, or a batch ``NxHxWxC`` (the metrics give one value per image).
-        img2: Image(s) of the same shape.
-        crop_border: Pixels shaved from each side (``scale`` for benchmarks).
-        test_y_channel: Keep the Y channel (BT.601) of RGB.
-        max_val: The value of white.
-
-    Returns:
-        The two float tensors.
-
-    Raises:
-        ValueError: If the shapes differ, ``crop_border`` is negative or too large.
-    """
-    img1 = tf.convert_to_tensor(img1)
-    img2 = tf.convert_to_tensor(img2)
+def prepare_for_metric(img1, img2, crop_border=0, test_y_channel=False, max_val=255.0):
+    """The two images (``HxWxC``, or ``NxHxWxC`` batches: the metrics then give one value per
+    image) as float tensors, ``crop_border`` pixels (``scale`` for benchmarks) shaved from each
+    side and, with ``test_y_channel``, only the Y channel (BT.601) of RGB kept, as BasicSR's
+    metrics do; ``max_val`` is their white. ValueError if the shapes differ or ``crop_border`` is
+    negative or too large."""
+    img1, img2 = tf.convert_to_tensor(img1), tf.convert_to_tensor(img2)
     if img1.shape.is_fully_defined() and img2.shape.is_fully_defined():
         if img1.shape != img2.shape:
             raise ValueError(
@@ -57,8 +44,7 @@ def prepare_for_metric(
                 f"{tuple(img2.shape)}"
             )
     dtype = tf.float64 if not img1.dtype.is_floating else img1.dtype
-    img1 = tf.cast(img1, dtype)
-    img2 = tf.cast(img2, dtype)
+    img1, img2 = tf.cast(img1, dtype), tf.cast(img2, dtype)
     if crop_border < 0:
         raise ValueError(f"crop_border must be >= 0, got {crop_border}")
     if crop_border:
@@ -68,8 +54,7 @@ def prepare_for_metric(
         img1 = img1[..., crop_border:-crop_border, crop_border:-crop_border, :]
         img2 = img2[..., crop_border:-crop_border, crop_border:-crop_border, :]
     if test_y_channel and img1.shape[-1] == 3:
-        img1 = rgb_to_y(img1, max_val)
-        img2 = rgb_to_y(img2, max_val)
+        img1, img2 = rgb_to_y(img1, max_val), rgb_to_y(img2, max_val)
     return img1, img2
 
 
@@ -131,13 +116,9 @@ class PSNR(keras.metrics.Metric):
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        a, b = prepare_for_metric(
-            tf.cast(y_true, tf.float32),
-            tf.clip_by_value(tf.cast(y_pred, tf.float32), 0.0, self.max_val),
-            self.crop_border,
-            self.test_y_channel,
-            self.max_val,
-        )
+        y_pred = tf.clip_by_value(tf.cast(y_pred, tf.float32), 0.0, self.max_val)
+        options = (self.crop_border, self.test_y_channel, self.max_val)
+        a, b = prepare_for_metric(tf.cast(y_true, tf.float32), y_pred, *options)
         values = self._measure(a, b, self.max_val)
         self.total.assign_add(tf.reduce_sum(values))
         self.count.assign_add(tf.cast(tf.size(values), self.count.dtype))

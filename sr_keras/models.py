@@ -198,19 +198,9 @@ def available_models() -> list[str]:
 def _conv(x, filters: int, kernel_size: int, name: str, activation: str | None = None, **options):
     """A same-padded convolution; ``"lrelu"`` adds a LeakyReLU layer named ``name + "_lrelu"``."""
     leaky = activation == LEAKY_RELU
-    x = keras.layers.Conv2D(
-        filters,
-        kernel_size,
-        padding="same",
-        activation=None if leaky else activation,
-        name=name,
-        **options,
-    )(x)
-    return _leaky_relu(x, f"{name}_lrelu") if leaky else x
-
-
-def _leaky_relu(x, name: str):
-    return LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=name)(x)
+    options = {"activation": None if leaky else activation, **options}
+    x = keras.layers.Conv2D(filters, kernel_size, padding="same", name=name, **options)(x)
+    return LeakyReLU(LEAKY_RELU_SLOPE, name=f"{name}_lrelu")(x) if leaky else x
 
 
 def _residual_block(x, block: Block):
@@ -243,21 +233,18 @@ def _rfdb_block(x, block: Block):
     for step in (1, 2, 3):
         distilled.append(_conv(x, filters // 2, 1, f"{name}_c{step}_d", LEAKY_RELU))
         refined = _conv(x, filters, 3, f"{name}_c{step}_r")
-        x = _leaky_relu(
-            keras.layers.Add(name=f"{name}_r{step}")([refined, x]), f"{name}_r{step}_lrelu"
-        )
+        x = keras.layers.Add(name=f"{name}_r{step}")([refined, x])
+        x = LeakyReLU(LEAKY_RELU_SLOPE, name=f"{name}_r{step}_lrelu")(x)
     distilled.append(_conv(x, filters // 2, 3, f"{name}_c4", LEAKY_RELU))
     x = keras.layers.Concatenate(name=f"{name}_concat")(distilled)
     return _esa_block(_conv(x, filters, 1, f"{name}_c5"), name)
 
 
 def _esa_block(x, name: str):
-    """RFDN's enhanced spatial attention: ``x`` times a sigmoid mask from a strided branch.
-
-    The branch (stride-2 valid conv, 7x7 stride-3 max pool, three 3x3 convs) is mirror-padded
-    to :data:`ESA_MINIMUM_SIZE`, upsampled back (bilinear, PyTorch's ``align_corners=False``)
-    and cropped: any input size works, and from 15 pixels on it is the official model exactly.
-    """
+    """RFDN's enhanced spatial attention: ``x`` times a sigmoid mask from a strided branch
+    (stride-2 valid conv, 7x7 stride-3 max pool, three 3x3 convs), mirror-padded to
+    :data:`ESA_MINIMUM_SIZE`, upsampled back (bilinear, PyTorch's ``align_corners=False``) and
+    cropped: any input size works, and from 15 pixels on it is the official model exactly."""
     filters, reduced, prefix = x.shape[-1], x.shape[-1] // 4, f"{name}_esa"
     c1_ = _conv(x, reduced, 1, f"{prefix}_conv1")
     branch = PadToMinimumSize(ESA_MINIMUM_SIZE, name=f"{prefix}_pad")(c1_)
@@ -303,25 +290,12 @@ def _apply_block(block: Block, x, outputs: dict, scale: int, filters, options: d
     raise ValueError(f"unknown operation {operation!r} in block {name}")
 
 
-def build(
-    name: str, scale: int = 4, channels: int = 3, global_residual: bool = False
-) -> keras.Model:
-    """Builds one of the registered models (see :func:`available_models`).
-
-    Args:
-        name: A key of :data:`MODELS`.
-        scale: 2, 3 or 4.
-        channels: Image channels (3 for RGB; the slide counts assume 3).
-        global_residual: Add the bicubic-interpolated input to the output (not in the deck; no
-            extra parameters); the last convolution starts at zero: exact bicubic untrained.
-
-    Returns:
-        The uncompiled ``keras.Model`` from ``(None, H, W, channels)`` to ``(None, scale*H,
-        scale*W, channels)``, named ``name`` (``name + "_gr"`` with the global residual).
-
-    Raises:
-        ValueError: If ``name`` or ``scale`` is not supported.
-    """
+def build(name: str, scale: int = 4, channels=3, global_residual: bool = False) -> keras.Model:
+    """Builds a registered model (a key of :data:`MODELS`) at ``scale`` 2, 3 or 4: the
+    uncompiled ``keras.Model`` from ``(None, H, W, channels)`` to ``(None, scale*H, scale*W,
+    channels)``, named ``name`` (``name + "_gr"`` with ``global_residual``: the bicubic input
+    added to the output, no extra parameters, the last convolution zero-initialised so that it
+    starts as exact bicubic). The slide counts assume ``channels=3``."""
     if name not in MODELS:
         raise ValueError(f"name must be one of {available_models()}, got {name!r}")
     if scale not in SCALES:
@@ -370,11 +344,7 @@ def layer_table(model_name: str, scale: int = 4, channels: int = 3) -> pd.DataFr
     divisor = 1 if table[0].operation == "interpolation" else scale
     channels_in = channels
     for block in table:
-        layers = [
-            layer
-            for layer in model.layers
-            if layer.name == block.name or layer.name.startswith(f"{block.name}_")
-        ]
+        layers = [layer for layer in model.layers if f"{layer.name}_".startswith(f"{block.name}_")]
         output_channels = model.get_layer(block.name).output.shape[-1]
         size = "AxB" if divisor == 1 else f"(A/{divisor})x(B/{divisor})"
         source = "(Input)" if block.operation == "interpolation" else f"{size}x{channels_in}"

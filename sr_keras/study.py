@@ -1,17 +1,15 @@
 """The study, end to end: interpolation baselines, the models, their comparison and figures.
 
-Three modes of one code path (``sr-keras study``, the notebooks' ``MODE``):
+Three modes of one code path (``sr-keras study``, the notebooks' ``MODE``; ``SR_KERAS_RUNS``
+moves ``runs/``):
 
 * ``shipped`` (``sr-keras study``): the baselines and every shipped model (``results/weights``)
   evaluated on the sample photos, the figures, one photo upscaled; under ``runs/study``.
 * ``quick`` (``--quick-train``, the notebooks' default, CI): a smoke run, each model trained a
   few steps on the sample, under ``runs/quick``: its numbers only show that the code runs.
-* ``full`` (``--full``): each model's recipe (``sr_keras.recipes``) on the training data
-  (``--train-data``, ``SR_KERAS_DATA`` or ``../shared/data/BSDS500``), validated on DIV2K's
-  valid split or the sample's photos (never the benchmarks), evaluated on Set5 and Set14;
-  weights, logs, tables and figures into ``results/``.
-
-``SR_KERAS_RUNS`` moves ``runs/``.
+* ``full`` (``--full``): each model's recipe (``sr_keras.recipes``) on the training data,
+  validated on DIV2K's valid split or the sample's photos (never the benchmarks), evaluated on
+  Set5 and Set14; weights, logs, tables and figures into ``results/``.
 """
 
 from __future__ import annotations
@@ -106,13 +104,10 @@ class StudySettings:
 
 
 def study_settings(mode=None, data=None, scale: int = 4, precision=None, out=None):
-    """The :class:`StudySettings` of a mode (default ``SR_KERAS_MODE`` or ``quick``).
-
-    ``data``: training source of the full mode (default ``SR_KERAS_DATA`` or
-    ``../shared/data/BSDS500``); ``out``: the results folder (default ``runs/study``,
-    ``runs/quick/results`` or ``results/``); ``precision``: default float32 for the shipped
-    models (their published numbers), else ``auto``.
-    """
+    """The :class:`StudySettings` of a mode (default ``SR_KERAS_MODE`` or ``quick``): ``data`` is
+    the full mode's training source (default ``SR_KERAS_DATA`` or ``../shared/data/BSDS500``),
+    ``out`` the results folder (default ``runs/study``, ``runs/quick/results`` or ``results/``) and
+    ``precision`` defaults to float32 in the shipped mode (the published numbers), else ``auto``."""
     mode = mode or os.environ.get("SR_KERAS_MODE", "quick")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -177,10 +172,8 @@ def baseline_table(source, scales=(2, 3, 4), methods=BASELINES, split="valid", p
     for scale in scales:
         for method in methods:
             predict = inference.baseline_predictor(method, scale)
-            description = f"{name} x{scale} {method}"
-            table = evaluate(
-                predict, source, scale, split, progress=progress, description=description
-            )
+            label = f"{name} x{scale} {method}"
+            table = evaluate(predict, source, scale, split, progress=progress, description=label)
             mean = table.iloc[-1].drop("image").to_dict()
             rows.append({"dataset": name, "scale": scale, "method": method, **mean})
     return pd.DataFrame(rows)
@@ -198,9 +191,8 @@ def train_model(settings: StudySettings, model: str, global_residual=False, verb
     name = run_name(model, settings.scale, global_residual)
     out = str(settings.runs_dir / name)
     where = (settings.data, settings.val_data, out, settings.scale, global_residual)
-    config = dataclasses.replace(
-        recipe(model, settings.quick, *where), precision=settings.precision
-    )
+    config = recipe(model, settings.quick, *where)
+    config = dataclasses.replace(config, precision=settings.precision)
     trained, log = train(config, verbose=verbose)
     if settings.mode == "full":
         publish(Path(out), settings.results_dir, name)
@@ -241,17 +233,11 @@ def evaluate_models(settings: StudySettings, trained, include_bicubic=True, self
     runs = {name: inference.model_predictor(model, scale) for name, model in trained.items()}
     if include_bicubic:
         runs = {"bicubic": inference.baseline_predictor("bicubic", scale), **runs}
-    ensembled = {
-        name: inference.model_predictor(model, scale, ensemble=True)
-        for name, model in trained.items()
-        if self_ensemble
-    }
+    ensembled = {n: inference.model_predictor(m, scale, ensemble=True) for n, m in trained.items()}
     parameters = {name: model.count_params() for name, model in trained.items()}
     frames = []
     for source in settings.benchmarks:
-        tables = {
-            name: evaluate(run, source, scale, description=name) for name, run in runs.items()
-        }
+        tables = {n: evaluate(run, source, scale, description=n) for n, run in runs.items()}
         table = comparison_table(tables, parameters)
         table.insert(0, "Dataset", dataset_name(source))
         if self_ensemble:
@@ -295,10 +281,8 @@ def outputs_figure(
     for name, model in (trained or {}).items():
         predictors[name] = inference.model_predictor(model, scale)
     outputs = {name: quantize(predict(lr)) for name, predict in predictors.items()}
-    captions = {}
-    for name, sr in outputs.items():
-        values = measure(sr, hr, scale)
-        captions[name] = f"{values['psnr_y']:.2f} dB / {values['ssim_y']:.4f}"
+    caption = "{psnr_y:.2f} dB / {ssim_y:.4f}"
+    captions = {name: caption.format(**measure(sr, hr, scale)) for name, sr in outputs.items()}
     label = f"{settings.smoke}: " if trained and settings.smoke else ""
     made = "" if degradation == "bicubic" else f", LR {degradation}"
     title = f"{label}{dataset_name(source)} / {pair.name}, x{scale}{made}: Y-PSNR / Y-SSIM"
@@ -346,21 +330,14 @@ def training_runs(settings: StudySettings) -> pd.DataFrame:
     for path in sorted((settings.results_dir / "logs").glob("*.json")):
         record = json.loads(path.read_text())
         config, summary = record["config"], record["summary"]
-        rows.append(
-            {
-                "Run": path.stem,
-                "Data": Path(config["data"]).name,
-                "Steps": summary["steps"],
-                "Batch": config["batch_size"],
-                "HR patch": config["patch_size"],
-                "Loss": config["loss"],
-                "LR": config["learning_rate"],
-                "Schedule": config["schedule"],
-                "Best val Y-PSNR": round(summary["best_val_psnr_y"], 2),
-                "Wall time (min)": round(summary["train_seconds"] / 60, 1),
-                "Machine": summary["machine"],
-            }
-        )
+        rows.append({
+            "Run": path.stem, "Data": Path(config["data"]).name, "Steps": summary["steps"],
+            "Batch": config["batch_size"], "HR patch": config["patch_size"], "Loss": config["loss"],
+            "LR": config["learning_rate"], "Schedule": config["schedule"],
+            "Best val Y-PSNR": round(summary["best_val_psnr_y"], 2),
+            "Wall time (min)": round(summary["train_seconds"] / 60, 1),
+            "Machine": summary["machine"],
+        })  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -3,11 +3,7 @@
 The LR image is split into ``tile x tile`` pieces, each run with ``overlap`` LR pixels of context
 on every side (the models' receptive field, the interpolation kernels) and only its centre kept:
 the untiled output. Tiles become floats on the fly and their results go straight into the
-output array, in the image's integer type: no full-size float copy is ever made.
-
-:func:`write_outputs` runs a batch (``sr-keras upscale`` and ``interpolate``): each file is
-checked against the free memory first, a bad file is reported and the others still written.
-TensorFlow-free: the models come in as batch functions.
+output array, in the image's integer type. TensorFlow-free: models come as batch functions.
 """
 
 from __future__ import annotations
@@ -25,36 +21,28 @@ from sr_keras.images import decode_raw, to_rgb_uint8, write_image
 from sr_keras.interpolation import interpolate
 from sr_keras.utils import SRKerasError, available_memory, remove_stale_temp_files
 
+#: Batch function: ``(1, h, w, C)`` floats in ``[0, 1]`` -> ``(1, s*h, s*w, C)``.
 ArrayFunction = Callable[[np.ndarray], np.ndarray]
 Progress = Callable[[int], object]
+Box = tuple[int, int, int, int]
 
 #: LR context per tile side for interpolation (bicubic reads 2 pixels each way).
 INTERPOLATION_OVERLAP = 4
 
-Box = tuple[int, int, int, int]
 
-
-def tile_windows(
-    height: int, width: int, tile: int, overlap: int, multiple: int = 4
-) -> list[tuple[Box, Box]]:
-    """The tiles of an image as ``(core, window)`` boxes ``(top, left, bottom, right)``.
-
-    The cores cover the image once; each window adds at least ``overlap`` pixels of context
-    (but at the image's edges), its origin on a multiple of ``multiple``. Windows at the edges
-    move inwards rather than shrink: nearly all have one shape (the backend keeps working memory
-    per shape). ``tile`` 0, or an image no larger than a tile, gives one tile.
-
-    Raises:
-        ValueError: If ``tile`` or ``overlap`` is negative.
-    """
+def tile_windows(height, width, tile, overlap, multiple=4) -> list[tuple[Box, Box]]:
+    """The tiles of an image as ``(core, window)`` boxes ``(top, left, bottom, right)``: the cores
+    cover the image once; each window adds at least ``overlap`` pixels of context (but at the
+    image's edges), its origin on a multiple of ``multiple``, and moves inwards at the edges
+    rather than shrink (nearly all have one shape: the backend keeps working memory per shape).
+    ``tile`` 0, or an image no larger than a tile, gives one tile."""
     if tile < 0 or overlap < 0:
         raise ValueError(f"tile and overlap must be >= 0, got {tile} and {overlap}")
     if tile == 0 or (height <= tile and width <= tile):
         return [((0, 0, height, width), (0, 0, height, width))]
     tile = math.ceil(tile / multiple) * multiple
     overlap = math.ceil(overlap / multiple) * multiple
-    rows = _spans(height, tile, overlap, multiple)
-    columns = _spans(width, tile, overlap, multiple)
+    rows, columns = (_spans(size, tile, overlap, multiple) for size in (height, width))
     return [
         ((top, left, bottom, right), (y0, x0, y1, x1))
         for top, bottom, y0, y1 in rows
@@ -79,9 +67,7 @@ def _spans(size: int, tile: int, overlap: int, multiple: int) -> list[tuple[int,
 TILE_MEMORY = 768 * 10**6
 
 
-def fit_tile(
-    tile: int, overlap: int, bytes_per_pixel: float, budget: float = TILE_MEMORY, multiple: int = 4
-) -> int:
+def fit_tile(tile, overlap, bytes_per_pixel, budget=TILE_MEMORY, multiple=4) -> int:
     """The largest tile side, at most ``tile`` (0, whole images, is kept) and a multiple of
     ``multiple`` (at least one), whose window (``bytes_per_pixel`` per LR pixel) fits
     ``budget`` bytes."""
@@ -119,12 +105,9 @@ def predict_tiled(
     """
     height, width = image.shape[:2]
     divisor = _white(image.dtype) if normalize else 1.0
-    for (top, left, bottom, right), (y0, x0, y1, x1) in tile_windows(
-        height, width, tile, overlap, multiple
-    ):
-        window = image[None, y0:y1, x0:x1].astype(np.float32)
-        if divisor != 1.0:
-            window /= divisor
+    windows = tile_windows(height, width, tile, overlap, multiple)
+    for (top, left, bottom, right), (y0, x0, y1, x1) in windows:
+        window = image[None, y0:y1, x0:x1].astype(np.float32) / divisor
         result = function(window)[0][
             (top - y0) * scale : (bottom - y0) * scale, (left - x0) * scale : (right - x0) * scale
         ]
@@ -141,9 +124,7 @@ def predict_tiled(
     return out
 
 
-def interpolate_image(
-    image: np.ndarray, scale: int, method: str = "bicubic", progress: Progress | None = None
-) -> np.ndarray:
+def interpolate_image(image, scale: int, method="bicubic", progress=None) -> np.ndarray:
     """``round(interpolate(image, scale, method))`` of a uint8/uint16 ``HxW[xC]`` image, clipped
     to its type, in tiles: no full-size float array."""
     planes = image[:, :, None] if image.ndim == 2 else image
@@ -152,10 +133,8 @@ def interpolate_image(
     def function(batch):
         return interpolate(batch[0], scale, method)[None]
 
-    tile = _interpolation_tile(scale)
-    predict_tiled(
-        function, planes, scale, tile, INTERPOLATION_OVERLAP, 4, progress, out, normalize=False
-    )
+    tile, overlap = _interpolation_tile(scale), INTERPOLATION_OVERLAP
+    predict_tiled(function, planes, scale, tile, overlap, 4, progress, out, normalize=False)
     return out[:, :, 0] if image.ndim == 2 else out
 
 
@@ -168,7 +147,7 @@ def interpolation_upscaler(scale: int, method: str = "bicubic") -> Upscaler:
             image = to_rgb_uint8(image, keep_alpha=True)
         return interpolate_image(image, scale, method, progress)
 
-    working = INTERPOLATION_BYTES * 4 * scale**2  # up to 4 channels
+    working = 24 * 4 * scale**2  # float64 results of the two 1-D passes, up to 4 channels
     return Upscaler(run, scale, _interpolation_tile(scale), INTERPOLATION_OVERLAP, working)
 
 
@@ -177,17 +156,11 @@ def _interpolation_tile(scale: int) -> int:
     return max(16, 1024 // scale)
 
 
-#: Interpolation's working bytes per output value (float64 results, the two 1-D passes).
-INTERPOLATION_BYTES = 24
-
-
 def upscale_image(function, image, scale, tile=256, overlap=32, progress=None, multiple=4):
     """Upscales a decoded uint8/uint16 ``HxW`` or ``HxWxC`` (C 1 to 4) image with an RGB model's
     batch function, keeping its dtype and channels: gray runs as gray RGB, alpha is bicubic
-    interpolated; the other arguments as :func:`predict_tiled`'s.
-
-    Raises:
-        ValueError: If the dtype or the channels are not supported.
+    interpolated; the other arguments as :func:`predict_tiled`'s. ValueError for another dtype
+    or channel count.
     """
     if image.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"image must be uint8 or uint16, got {image.dtype}")
@@ -197,7 +170,11 @@ def upscale_image(function, image, scale, tile=256, overlap=32, progress=None, m
         raise ValueError(f"image must have 1 to 4 channels, got {channels}")
     color = 1 if channels <= 2 else 3
     out = np.empty((planes.shape[0] * scale, planes.shape[1] * scale, channels), image.dtype)
-    model = function if color == 3 else _on_gray(function)
+
+    def gray(batch):  # the RGB model on gray: gray in, the mean of the RGB out
+        return function(np.repeat(batch, 3, axis=3)).mean(axis=3, keepdims=True)
+
+    model = function if color == 3 else gray
     predict_tiled(
         model, planes[:, :, :color], scale, tile, overlap, multiple, progress, out[:, :, :color]
     )
@@ -206,27 +183,14 @@ def upscale_image(function, image, scale, tile=256, overlap=32, progress=None, m
     return out[:, :, 0] if image.ndim == 2 else out
 
 
-def _on_gray(function: ArrayFunction) -> ArrayFunction:
-    """An RGB batch function run on a one-channel batch: gray in, mean of the RGB out."""
-    return lambda batch: function(np.repeat(batch, 3, axis=3)).mean(axis=3, keepdims=True)
-
-
-def memory_needed(
-    shape: tuple[int, ...],
-    scale: int,
-    itemsize: int,
-    tile: int,
-    overlap: int,
-    bytes_per_pixel: float,
-) -> tuple[int, int]:
+def memory_needed(shape, scale, itemsize, tile, overlap, bytes_per_pixel) -> tuple[int, int]:
     """Estimated bytes to upscale an image of ``shape`` to ``itemsize``-byte values: ``(the
     output with the two copies writing a PNG makes, the largest tile's work)``."""
     height, width = shape[:2]
     channels = shape[2] if len(shape) == 3 else 1
     output = height * width * scale * scale * channels * itemsize
-    window = max(
-        (y1 - y0) * (x1 - x0) for _, (y0, x0, y1, x1) in tile_windows(height, width, tile, overlap)
-    )
+    windows = tile_windows(height, width, tile, overlap)
+    window = max((y1 - y0) * (x1 - x0) for _, (y0, x0, y1, x1) in windows)
     return 3 * output, int(window * bytes_per_pixel)
 
 
@@ -244,11 +208,8 @@ class Upscaler:
     errors: tuple[type[BaseException], ...] = ()
 
     def check_memory(self, path: str | os.PathLike, image: np.ndarray) -> None:
-        """Refuses, before allocating anything, an image whose upscaling would not fit in memory.
-
-        Raises:
-            SRKerasError: Naming the file, the memory needed and available, and the fix.
-        """
+        """Refuses, before allocating anything, an image whose upscaling would not fit in memory:
+        SRKerasError naming the file, the memory needed and available, and the fix."""
         shape, itemsize = image.shape, min(image.itemsize, 2)  # outputs are 8 or 16 bits
         needed = functools.partial(memory_needed, shape, self.scale, itemsize)
         output, work = needed(self.tile, self.overlap, self.bytes_per_pixel)
@@ -265,19 +226,13 @@ class Upscaler:
 
 
 def write_outputs(
-    jobs: list[tuple[Path, Path]],
-    upscaler: Upscaler,
-    description: str,
-    progress: bool = True,
+    jobs: list[tuple[Path, Path]], upscaler: Upscaler, description: str, progress: bool = True
 ) -> tuple[list[Path], list[str]]:
     """Upscales each ``(input, output)`` of a batch (:func:`sr_keras.images.plan_outputs`), one
-    image in memory at a time, and returns ``(written paths, error messages)``.
-
-    Before each image, what a killed run left for its output is removed and its memory checked.
-    A file that cannot be read, would not fit in memory or cannot be written is reported; the
-    others are still written, atomically. ``description`` labels the progress bar over files;
-    ``progress`` shows it and one over each image's tiles.
-    """
+    image in memory at a time, after removing what a killed run left and checking the memory:
+    ``(written paths, error messages)``, a file that cannot be read, fit in memory or be written
+    reported, the others written atomically. ``description`` labels the progress bar over files;
+    ``progress`` shows it and one over each image's tiles."""
     from tqdm.auto import tqdm
 
     written, errors = [], []
@@ -287,10 +242,8 @@ def write_outputs(
             image = decode_raw(path)
             upscaler.check_memory(path, image)
             tiles = len(tile_windows(*image.shape[:2], upscaler.tile, upscaler.overlap))
-            show = progress and tiles > 1
-            with tqdm(
-                total=tiles, desc=path.name, unit="tile", leave=False, disable=not show
-            ) as bar:
+            hidden = tiles < 2 or not progress
+            with tqdm(total=tiles, desc=path.name, unit="tile", leave=False, disable=hidden) as bar:
                 result = upscaler.run(image, bar.update)
             del image
             written.append(write_image(target, result, copy=False))

@@ -29,11 +29,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data) -> Path:
-    """Writes bytes (or any buffer) to a temp file beside ``path``, then renames it over ``path``.
-
-    Raises:
-        OutputFolderError: If the folder cannot be created or written to.
-    """
+    """Writes bytes (or any buffer) to a temp file beside ``path``, then renames it over ``path``;
+    OutputFolderError if the folder cannot be created or written to."""
     path = Path(path)
     _make_folder(path.parent)
     handle, temp_name = temp_beside(path)
@@ -88,11 +85,8 @@ def temp_beside(path: Path, make=tempfile.mkstemp):
 
 
 def ensure_writable_folder(folder: str | os.PathLike) -> Path:
-    """Creates a folder if needed and checks with a test file that it is writable.
-
-    Raises:
-        OutputFolderError: Naming the folder, if it cannot be created or written to.
-    """
+    """Creates a folder if needed and checks with a test file that it is writable, else
+    OutputFolderError naming it."""
     folder = Path(folder)
     _make_folder(folder)
     handle, name = temp_beside(folder / "sr-keras-write-test")
@@ -124,9 +118,7 @@ def _same_path(first: Path, second: Path) -> bool:
     return first.resolve() == second.resolve()
 
 
-def check_output(
-    path: str | os.PathLike, overwrite: bool = False, inputs: tuple[str | os.PathLike, ...] = ()
-) -> Path:
+def check_output(path, overwrite: bool = False, inputs=()) -> Path:
     """Applies every command's output rule to ``path`` (returned): never write over an input or
     a folder, replace a file only with ``overwrite`` (``--overwrite``); else SRKerasError."""
     path = Path(path)
@@ -228,9 +220,8 @@ def update_markdown_section(path: str | os.PathLike, heading: str, body: str) ->
     section = [marker, "", *body.rstrip("\n").split("\n")]
     if marker in lines:
         start = lines.index(marker)
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
+        ends = [i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")]
+        end = ends[0] if ends else len(lines)
         trailing = [""] if end < len(lines) else []
         lines = lines[:start] + section + trailing + lines[end:]
     else:
