@@ -10,8 +10,9 @@ The two run at once, each pinned to one core, so both see the same machine::
 
 A killed run resumes with the same command. Then ``python benchmarks/pilot.py report --out
 ~/runs/pilot`` evaluates both on Set5 and Set14 and writes ``results/pilot.md`` and
-``results/figures/pilot_curves.png``; ``ship`` publishes RFDN's final weights as the
-labelled row ``rfdn_gr_x4`` (``results/weights``, ``results/logs``).
+``results/figures/pilot_curves.png``; ``ship`` publishes both runs' weights
+(``results/weights``, ``results/logs``): EDSR's as ``edsr_baseline_gr_x4`` until the zoo's
+longer run replaces it, RFDN's final ones as the labelled row ``rfdn_gr_x4``.
 """
 
 from __future__ import annotations
@@ -106,8 +107,10 @@ def run_report(args) -> None:
 def run_ship(args) -> None:
     from sr_keras.train import publish
 
-    run = Path(config("rfdn", args.out).out)
-    print(publish(run, ROOT / "results", "rfdn_gr_x4", weights="last"))
+    # RFDN's best.keras was picked by the validation the LeakyReLU fix corrected: ship its last.
+    for model, weights in (("edsr_baseline", "best"), ("rfdn", "last")):
+        run = Path(config(model, args.out).out)
+        print(publish(run, ROOT / "results", f"{model}_gr_x4", weights))
 
 
 def main() -> None:
