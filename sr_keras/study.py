@@ -324,18 +324,25 @@ def comparison_with_deck(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def training_runs(settings: StudySettings) -> pd.DataFrame:
-    """One row per published full run (``results/logs/*.json``): recipe, data, steps, best
-    validation Y-PSNR, wall time, machine; empty if nothing was published."""
+    """One row per shipped weight file (``results/logs/*.json``): its budget (steps, batch, HR
+    patch, and the run it started from), recipe, precision, best validation Y-PSNR, wall and
+    CPU time (CPU: all threads, from the log; empty before it was logged), machine."""
     rows = []
     for path in sorted((settings.results_dir / "logs").glob("*.json")):
         record = json.loads(path.read_text())
         config, summary = record["config"], record["summary"]
+        log = pd.read_csv(path.with_suffix(".csv"))
+        cpu = log["cpu_seconds"].sum() / 60 if "cpu_seconds" in log else float("nan")
+        start = "/".join(Path(config.get("init_from") or "").parts[-3:-1])  # runs' folder/run
         rows.append({
-            "Run": path.stem, "Data": Path(config["data"]).name, "Steps": summary["steps"],
-            "Batch": config["batch_size"], "HR patch": config["patch_size"], "Loss": config["loss"],
-            "LR": config["learning_rate"], "Schedule": config["schedule"],
+            "Weights": f"{path.stem}.keras", "Data": Path(config["data"]).name,
+            "LR made by": config.get("degradation", "bicubic"), "Steps": summary["steps"],
+            "Batch": config["batch_size"], "HR patch": config["patch_size"], "From": start,
+            "Loss": config["loss"], "LR": config["learning_rate"],
+            "Schedule": config["schedule"], "EMA": config.get("ema") or "",
+            "Precision": summary.get("precision", "float32"),
             "Best val Y-PSNR": round(summary["best_val_psnr_y"], 2),
-            "Wall time (min)": round(summary["train_seconds"] / 60, 1),
+            "Wall (min)": round(summary["train_seconds"] / 60, 1), "CPU (min)": round(cpu, 1),
             "Machine": summary["machine"],
         })  # fmt: skip
     return pd.DataFrame(rows)
