@@ -51,60 +51,26 @@ PILOT = {
 #: ``best.keras`` starts it (under the same runs folder): the x4 run continues the pilot's 16,000
 #: steps, x3 and x2 start from its body (the reverse of EDSR's x2-first trick), the robust model
 #: from its weights with ``degradation="realistic"``.
+_EDSR = dict(model="edsr_baseline", init_from="pilot/edsr_baseline_gr_x4", learning_rate=5e-4,
+             ema=0.999)  # fmt: skip
+_ESPCN = dict(model="espcn", epochs=20, steps_per_epoch=500, learning_rate=1e-3)
 ZOO: dict[str, dict] = {
-    "edsr_baseline_gr_x4": dict(
-        model="edsr_baseline",
-        scale=4,
-        init_from="pilot/edsr_baseline_gr_x4",
-        epochs=25,
-        steps_per_epoch=1000,
-        learning_rate=5e-4,
-        ema=0.999,
-    ),
+    "edsr_baseline_gr_x4": {**_EDSR, "scale": 4, "epochs": 25, "steps_per_epoch": 1000},
     # Robust x4 in two stages: stage 1 ran the realistic pipeline of commit 4842ce7 (six
     # equally likely resizes, nearest at TensorFlow's phase only), which still lost to bicubic
     # on OpenCV's unantialiased resizes; stage 2 continues with today's pipeline.
-    "edsr_baseline_gr_realistic_x4_stage1": dict(
-        model="edsr_baseline",
-        scale=4,
-        init_from="pilot/edsr_baseline_gr_x4",
-        epochs=8,
-        steps_per_epoch=1000,
-        learning_rate=5e-4,
-        ema=0.999,
-        degradation="realistic",
-    ),
-    "edsr_baseline_gr_realistic_x4": dict(
-        model="edsr_baseline",
-        scale=4,
-        init_from="zoo/edsr_baseline_gr_realistic_x4_stage1",
-        epochs=8,
-        steps_per_epoch=1000,
-        learning_rate=3e-4,
-        ema=0.999,
-        degradation="realistic",
-    ),
-    "edsr_baseline_gr_x3": dict(
-        model="edsr_baseline",
-        scale=3,
-        init_from="pilot/edsr_baseline_gr_x4",
-        epochs=6,
-        steps_per_epoch=500,
-        learning_rate=5e-4,
-        ema=0.999,
-    ),
-    "edsr_baseline_gr_x2": dict(
-        model="edsr_baseline",
-        scale=2,
-        init_from="pilot/edsr_baseline_gr_x4",
-        epochs=6,
-        steps_per_epoch=500,
-        learning_rate=5e-4,
-        ema=0.999,
-    ),
-    "espcn_gr_x3": dict(model="espcn", scale=3, epochs=20, steps_per_epoch=500, learning_rate=1e-3),
-    "espcn_gr_x2": dict(model="espcn", scale=2, epochs=20, steps_per_epoch=500, learning_rate=1e-3),
-}
+    "edsr_baseline_gr_realistic_x4_stage1": {
+        **_EDSR, "scale": 4, "epochs": 8, "steps_per_epoch": 1000, "degradation": "realistic"
+    },
+    "edsr_baseline_gr_realistic_x4": {
+        **_EDSR, "scale": 4, "epochs": 8, "steps_per_epoch": 1000, "degradation": "realistic",
+        "init_from": "zoo/edsr_baseline_gr_realistic_x4_stage1", "learning_rate": 3e-4,
+    },
+    "edsr_baseline_gr_x3": {**_EDSR, "scale": 3, "epochs": 6, "steps_per_epoch": 500},
+    "edsr_baseline_gr_x2": {**_EDSR, "scale": 2, "epochs": 6, "steps_per_epoch": 500},
+    "espcn_gr_x3": {**_ESPCN, "scale": 3},
+    "espcn_gr_x2": {**_ESPCN, "scale": 2},
+}  # fmt: skip
 ZOO_COMMON = dict(global_residual=True, batch_size=16, patch_size=96, precision="bfloat16")
 
 #: Shared by every full run: L1 loss, cosine decay, validation on whole images.
