@@ -83,15 +83,12 @@ def _resample_axis(image: np.ndarray, indices: np.ndarray, weights: np.ndarray, 
     return np.moveaxis(out, 0, axis)
 
 
-def _resize(image, size_of, **weight_options) -> np.ndarray:
-    """``image`` resized to ``size_of(height, width)``, as float64."""
-    image = np.asarray(image)
+def _resize(image: np.ndarray, size, **weight_options) -> np.ndarray:
+    """``image`` resized to ``size`` (height, width), as float64."""
     if image.ndim not in (2, 3):
         raise ValueError(f"image must be HxW or HxWxC, got shape {image.shape}")
-    height, width = image.shape[:2]
-    out_height, out_width = size_of(height, width)
-    rows = resampling_weights(height, int(out_height), **weight_options)
-    cols = resampling_weights(width, int(out_width), **weight_options)
+    rows = resampling_weights(image.shape[0], int(size[0]), **weight_options)
+    cols = resampling_weights(image.shape[1], int(size[1]), **weight_options)
     return _resample_axis(_resample_axis(image.astype(np.float64), *rows, axis=0), *cols, axis=1)
 
 
@@ -108,7 +105,7 @@ def interpolate(image, scale: int, method: str = "bicubic") -> np.ndarray:
     """
     scale = _check_scale(scale)
     image = np.asarray(image)
-    out = _resize(image, lambda height, width: (height * scale, width * scale), method=method)
+    out = _resize(image, [side * scale for side in image.shape[:2]], method=method)
     return out.astype(image.dtype) if np.issubdtype(image.dtype, np.floating) else out
 
 
@@ -121,14 +118,11 @@ def imresize(image, scale: float | None = None, output_shape=None, antialias=Tru
         raise ValueError("give exactly one of scale and output_shape")
     if output_shape is None and scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
-
-    def size_of(height, width):
-        if output_shape is not None:
-            return output_shape
-        return int(np.ceil(height * scale)), int(np.ceil(width * scale))
-
+    image = np.asarray(image)
+    if output_shape is None:
+        output_shape = [np.ceil(side * scale) for side in image.shape[:2]]
     options = {"cubic_a": MATLAB_CUBIC_A, "antialias": antialias, "border": "symmetric"}
-    return _resize(image, size_of, method="bicubic", **options)
+    return _resize(image, output_shape, method="bicubic", **options)
 
 
 def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
