@@ -100,9 +100,7 @@ def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
     left beside it (``.<name>.<8 characters>.tmp``), never anything else."""
     path = Path(path)
     pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
-    if not path.parent.is_dir():
-        return []
-    removed = [item for item in path.parent.iterdir() if pattern.fullmatch(item.name)]
+    removed = [item for item in path.parent.glob(".*.tmp") if pattern.fullmatch(item.name)]
     for item in removed:
         if item.is_dir() and not item.is_symlink():
             shutil.rmtree(item, ignore_errors=True)
@@ -220,12 +218,11 @@ def update_markdown_section(path: str | os.PathLike, heading: str, body: str) ->
     section = [marker, "", *body.rstrip("\n").split("\n")]
     if marker in lines:
         start = lines.index(marker)
-        ends = [i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")]
-        end = ends[0] if ends else len(lines)
-        trailing = [""] if end < len(lines) else []
-        lines = lines[:start] + section + trailing + lines[end:]
+        ends = (i for i in range(start + 1, len(lines)) if lines[i].startswith("## "))
+        end = next(ends, len(lines))
+        lines[start:end] = section + [""] * (end < len(lines))
     else:
-        lines = lines + ["", *section]
+        lines += ["", *section]
     return atomic_write_text(path, "\n".join(lines) + "\n")
 
 
