@@ -154,10 +154,9 @@ def _labelled(names: list[str], weights: list) -> list[tuple[str, str, str | Non
     trained = [name for name in names if name not in BASELINES]
     if len(weights) > len(trained):
         raise ValueError(f"--weights was given {len(weights)} times for {len(trained)} models")
-    paths = iter([*weights, *[None] * (len(trained) - len(weights))])
-    runs = []
+    paths, runs = iter(weights), []
     for name in names:
-        path = None if name in BASELINES else next(paths)
+        path = None if name in BASELINES else next(paths, None)
         label = name
         if names.count(name) > 1:
             label = f"{name} ({Path(path).stem if path else len(runs) + 1})"

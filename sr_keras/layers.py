@@ -75,10 +75,8 @@ class BicubicUpsample(_Upscale):
             raise ValueError("BicubicUpsample needs a known number of channels")
         kernel_2d = bicubic_kernel(self.scale)
         # Block-diagonal over channels: output channel (phase * C + c) reads input channel c.
-        kernel = np.zeros((5, 5, channels, self.scale**2 * channels), dtype=np.float32)
-        for channel in range(channels):
-            kernel[:, :, channel, channel::channels] = kernel_2d
-        self._kernel = kernel
+        kernel = kernel_2d[:, :, None, :, None] * np.eye(channels)[:, None, :]
+        self._kernel = kernel.reshape(5, 5, channels, -1).astype(np.float32)
         self._norm_kernel = kernel_2d[:, :, None, :].astype(np.float32)
 
     def call(self, inputs):

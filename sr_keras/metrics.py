@@ -109,9 +109,7 @@ class PSNR(keras.metrics.Metric):
 
     def __init__(self, crop_border=0, test_y_channel=True, max_val=1.0, name="psnr", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.crop_border = crop_border
-        self.test_y_channel = test_y_channel
-        self.max_val = max_val
+        self.crop_border, self.test_y_channel, self.max_val = crop_border, test_y_channel, max_val
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 

@@ -118,16 +118,12 @@ EDSR_BASELINE = (
 )
 
 #: RFDN (Liu, Tang, Wu, ECCV Workshops 2020; the AIM 2020 efficient SR winner), as the official
-#: code (github.com/njulj/RFDN, RFDN.py and block.py): 50 features, 4 RFDB blocks, a 1x1
-#: fusion of the 4 block outputs, a long skip and a one-step pixel-shuffle upsampler.
-#: Parameters (weights + biases): head 1,400; each RFDB 94,450 (c1_r, c2_r, c3_r 3 x 22,550;
-#: c1_d, c2_d, c3_d 3 x 1,275; c4 11,275; c5 5,050; ESA on 12 channels 6,650: conv1 612, conv_f
-#: 156, conv2, conv_max, conv3, conv3_ 4 x 1,308, conv4 650); fuse 10,050; lr_conv 22,550;
-#: upsampler 5,412 (x2), 12,177 (x3), 21,648 (x4). Total 417,212 (x2), 423,977 (x3), 433,448
-#: (x4): the 0.433M of the AIM 2020 report.
-#: Not IMDN (the AIM 2019 winner): its channel attention pools over the whole image, so a tiled
-#: result depends on the tiling. RFDN's ESA is local (strided conv, 7x7 max pool, 3x3 convs at
-#: 1/6 of the size): tiled upscaling with an overlap stays close to the untiled output.
+#: code (github.com/njulj/RFDN, RFDN.py and block.py): 50 features, 4 RFDB blocks (94,450
+#: parameters each, ESA 6,650), a 1x1 fusion of their outputs, a long skip and a one-step
+#: pixel-shuffle upsampler. 417,212 parameters (x2), 423,977 (x3), 433,448 (x4): the 0.433M of
+#: the AIM 2020 report. Not IMDN (the AIM 2019 winner): its channel attention pools over the
+#: whole image, so a tiled result depends on the tiling; RFDN's ESA is local, so tiles with an
+#: overlap stay close to the untiled output.
 RFDN = (
     Block("head", "conv", 50, activation=None),
     *(Block(f"rfdb{index}", "rfdb", 50) for index in range(1, 5)),
