@@ -134,15 +134,11 @@ def _pair_loader(pairs: list[ImagePair], scale: int, min_hr_size: int):
 
 
 def _decoded_pairs(pairs: list[ImagePair], scale: int, min_hr_size: int) -> tf.data.Dataset:
-    if not pairs:
-        raise SRKerasError("no images to load")
     loader = _pair_loader(pairs, scale, min_hr_size)
 
     def load(index):
-        lr, hr = tf.numpy_function(loader, [index], (tf.uint8, tf.uint8), stateful=False)
-        lr.set_shape([None, None, 3])
-        hr.set_shape([None, None, 3])
-        return lr, hr
+        images = tf.numpy_function(loader, [index], (tf.uint8, tf.uint8), stateful=False)
+        return tuple(tf.ensure_shape(image, [None, None, 3]) for image in images)
 
     dataset = tf.data.Dataset.range(len(pairs))
     dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)

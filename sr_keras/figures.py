@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
+from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
 from sr_keras.interpolation import interpolate  # noqa: E402
 from sr_keras.utils import atomic_write_bytes  # noqa: E402
@@ -20,19 +21,11 @@ def detail_box(image: np.ndarray, box_size: int) -> tuple[int, int]:
     """``(top, left)`` of the ``box_size`` square with the most texture (gradient energy)."""
     gray = np.asarray(image, dtype=np.float64).mean(axis=2)
     energy = np.abs(np.diff(gray, axis=0))[:, :-1] + np.abs(np.diff(gray, axis=1))[:-1, :]
-    integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     box = min(box_size, *energy.shape)
     step = max(box // 4, 1)
-    tops = np.arange(0, energy.shape[0] - box + 1, step)[:, None]
-    lefts = np.arange(0, energy.shape[1] - box + 1, step)[None, :]
-    totals = (
-        integral[tops + box, lefts + box]
-        - integral[tops, lefts + box]
-        - integral[tops + box, lefts]
-        + integral[tops, lefts]
-    )
+    totals = sliding_window_view(energy, (box, box))[::step, ::step].sum(axis=(2, 3))
     row, column = np.unravel_index(np.argmax(totals), totals.shape)  # the first best, row-major
-    return int(tops[row, 0]), int(lefts[0, column])
+    return int(row * step), int(column * step)
 
 
 def comparison_figure(
