@@ -173,7 +173,7 @@ class OutputPlan:
 
 def _collect_inputs(inputs: list[str | os.PathLike]) -> tuple[list[tuple[Path, Path]], list[str]]:
     """``(path, name relative to its input)`` of each image once; an error per bad input."""
-    files, errors, seen = [], [], set()
+    files, errors = {}, []
     for item in map(Path, inputs):
         try:
             if item.is_dir():
@@ -186,10 +186,8 @@ def _collect_inputs(inputs: list[str | os.PathLike]) -> tuple[list[tuple[Path, P
             errors.append(str(error))
             continue
         for path, relative in found:
-            if path.resolve() not in seen:
-                seen.add(path.resolve())
-                files.append((path, relative))
-    return files, errors
+            files.setdefault(path.resolve(), (path, relative))
+    return list(files.values()), errors
 
 
 #: Names this project gives its outputs: ``<stem>_x<scale>.png`` or ``<name>_x<scale>.png``.
