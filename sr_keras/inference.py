@@ -60,7 +60,7 @@ def default_weights_path(name: str, scale: int) -> Path:
 ROBUST_SUFFIX = "_realistic"
 
 
-def _architecture(name: str) -> tuple[str, bool]:
+def architecture_of(name: str) -> tuple[str, bool]:
     """``srcnn_gr`` -> ``("srcnn", True)``: the registered model and the global-residual flag
     (``_realistic`` weights share their architecture)."""
     name = name.removesuffix(ROBUST_SUFFIX)
@@ -119,7 +119,7 @@ def load_model(name: str, scale: int, weights=None, precision: str = "float32") 
     rebuilt under the ``precision`` policy (:mod:`sr_keras.precision`) whatever it was saved in.
     SRKerasError if the file is missing or does not fit the model; ValueError for another name.
     """
-    architecture, residual = _architecture(name)
+    architecture, residual = architecture_of(name)
     path = Path(weights) if weights else default_weights_path(name, scale)
     if not path.is_file():
         if weights:
@@ -164,7 +164,7 @@ def _weight_shapes(model: keras.Model) -> list[tuple]:
 
 def _check_architecture(model: keras.Model, path: Path, name: str, scale: int) -> None:
     """Refuses a file holding another architecture, naming it and the ``--model`` to use."""
-    architecture, residual = _architecture(name)
+    architecture, residual = architecture_of(name)
     expected = models.build(architecture, scale, global_residual=residual)
     if _weight_shapes(model) == _weight_shapes(expected):
         return
@@ -175,7 +175,7 @@ def _check_architecture(model: keras.Model, path: Path, name: str, scale: int) -
             "retrain it with this version"
         )
     try:
-        _architecture(held)
+        architecture_of(held)
     except ValueError:
         raise SRKerasError(
             f"{path} holds a model named {model.name!r}, not {name}: not one of this project's "
@@ -254,7 +254,7 @@ def tile_multiple(name: str) -> int:
     """LR tile origins are kept on multiples of this (4, or the model's ``tile_multiple``)."""
     if name in BASELINES:
         return 4
-    return models.MODELS[_architecture(name)[0]].tile_multiple
+    return models.MODELS[architecture_of(name)[0]].tile_multiple
 
 
 def upscaling_function(
@@ -299,7 +299,7 @@ def upscale_files(
     images) shrinks where one tile would need more than :data:`sr_keras.upscaling.TILE_MEMORY`
     or a quarter of the free memory."""
     if name not in BASELINES:
-        _architecture(name)  # a wrong name fails even when every output exists
+        architecture_of(name)  # a wrong name fails even when every output exists
     plan = plan_outputs(inputs, out_dir, scale, overwrite)
     if not plan.jobs:
         return [], plan.notices, plan.errors

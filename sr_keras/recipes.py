@@ -17,22 +17,6 @@ from sr_keras.config import TrainConfig
 #: convolution at HR resolution, so the patch is smaller than the sub-pixel models' 96.
 DECK_BUDGET = dict(epochs=6, steps_per_epoch=500, batch_size=16, patch_size=64, learning_rate=1e-3)
 
-#: Per-model overrides of ``TrainConfig`` for the full study run at x4.
-RECIPES: dict[str, dict] = {
-    "srcnn": DECK_BUDGET,
-    "srresnet_lite": DECK_BUDGET,
-    "srresnet": DECK_BUDGET,
-    "sr_autoencoder": DECK_BUDGET,
-    # The sub-pixel models run at LR resolution, so their steps are cheap (train-step times in
-    # results/benchmarks.md) and they get many more steps in their budgets.
-    "espcn": dict(epochs=20, steps_per_epoch=500, batch_size=16, patch_size=96, learning_rate=1e-3),
-    # Inside model.fit an EDSR step takes 1.6 to 1.9 s here (the data pipeline and validation
-    # share the 2 cores): 3,000 steps took 90 minutes, inside issue #5's 2-hour budget.
-    "edsr_baseline": dict(
-        epochs=15, steps_per_epoch=200, batch_size=16, patch_size=96, learning_rate=1e-3
-    ),
-}
-
 #: The flagship pilot (issue #16): EDSR-baseline against RFDN, both with the bicubic skip,
 #: at x4 in bfloat16 on the same data, batch and patch, each given the same CPU budget: 90
 #: core-minutes (45 minutes of the 2-core machine), the two running at once, each pinned to
@@ -43,6 +27,20 @@ PILOT = {
         epochs=20, steps_per_epoch=800, batch_size=16, patch_size=96, learning_rate=1e-3
     ),
     "rfdn": dict(epochs=20, steps_per_epoch=1200, batch_size=16, patch_size=96, learning_rate=1e-3),
+}
+
+#: Per-model overrides of ``TrainConfig`` for the full study run at x4.
+RECIPES: dict[str, dict] = {
+    "srcnn": DECK_BUDGET,
+    "srresnet_lite": DECK_BUDGET,
+    "srresnet": DECK_BUDGET,
+    "sr_autoencoder": DECK_BUDGET,
+    # The sub-pixel models run at LR resolution, so their steps are cheap (train-step times in
+    # results/benchmarks.md) and they get many more steps in their budgets.
+    "espcn": dict(epochs=20, steps_per_epoch=500, batch_size=16, patch_size=96, learning_rate=1e-3),
+    # The pilot's runs (the shipped EDSR x4 continues it: ZOO below).
+    "edsr_baseline": PILOT["edsr_baseline"],
+    "rfdn": PILOT["rfdn"],
 }
 
 #: The model zoo (issues #13, #15): the flagship (EDSR-baseline, the pilot's winner) at every

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from sr_keras import inference
+from sr_keras.config import TrainConfig
 from sr_keras.data import find_pairs, is_div2k_root, sample_dir
 from sr_keras.evaluate import (
     comparison_table,
@@ -179,24 +180,42 @@ def baseline_table(source, scales=(2, 3, 4), methods=BASELINES, split="valid", p
     return pd.DataFrame(rows)
 
 
-def train_model(settings: StudySettings, model: str, global_residual=False, verbose="auto"):
-    """Trains one model with its recipe (resumes an interrupted run, reloads a finished one);
-    a full run also publishes ``results/weights/<run>.keras`` and ``results/logs/<run>.csv``
-    and ``.json`` (configuration and summary). Returns ``(model, log)``."""
+def run_config(settings: StudySettings, model: str, global_residual=False) -> TrainConfig:
+    """The ``TrainConfig`` of one study run: the model's recipe with this mode's data, run
+    folder and precision."""
     if settings.data is None:
         raise SRKerasError(
             "the full study needs training data: pass --train-data (a DIV2K root or a folder of "
             "HR images) or set SR_KERAS_DATA"
         )
-    name = run_name(model, settings.scale, global_residual)
-    out = str(settings.runs_dir / name)
+    out = str(settings.runs_dir / run_name(model, settings.scale, global_residual))
     where = (settings.data, settings.val_data, out, settings.scale, global_residual)
     config = recipe(model, settings.quick, *where)
-    config = dataclasses.replace(config, precision=settings.precision)
-    trained, log = train(config, verbose=verbose)
+    return dataclasses.replace(config, precision=settings.precision)
+
+
+def recipe_table(settings: StudySettings, model: str, global_residual=False) -> pd.DataFrame:
+    """The hyperparameters :func:`train_model` uses, one row per ``TrainConfig`` field."""
+    fields = dataclasses.asdict(run_config(settings, model, global_residual))
+    return pd.DataFrame({"value": pd.Series(fields, dtype=object)}).rename_axis("field")
+
+
+def train_model(settings: StudySettings, model: str, global_residual=False, verbose="auto"):
+    """Trains one model with its recipe (``model.fit`` in :func:`sr_keras.train.train`; resumes
+    an interrupted run, reloads a finished one). A full run publishes
+    ``results/weights/<run>.keras`` and ``results/logs/<run>.csv`` and ``.json``, and reloads
+    what is published there instead of training over it (delete it, or ``--out``, to retrain).
+    Returns ``(model, log)``."""
+    config = run_config(settings, model, global_residual)
+    name = run_name(model, settings.scale, global_residual)
+    weights = settings.results_dir / "weights" / f"{name}.keras"
+    log = settings.results_dir / "logs" / f"{name}.csv"
+    if settings.mode == "full" and weights.is_file() and log.is_file():
+        return keras.models.load_model(weights, compile=False), pd.read_csv(log)
+    trained, history = train(config, verbose=verbose)
     if settings.mode == "full":
-        publish(Path(out), settings.results_dir, name)
-    return trained, log
+        publish(Path(config.out), settings.results_dir, name)
+    return trained, history
 
 
 def _weights_path(settings: StudySettings, name: str) -> Path:
@@ -209,13 +228,17 @@ def _weights_path(settings: StudySettings, name: str) -> Path:
 
 def all_trained(settings: StudySettings, models=None) -> dict[str, keras.Model]:
     """Every trained model of this mode (of the architectures ``models``, default all) by
-    name (``srcnn``, ``srcnn_gr``...), in the recipes' order."""
+    name (``srcnn``, ``srcnn_gr``...): the recipes' order, then the other published weights
+    (``edsr_baseline_gr_realistic``...)."""
     names = [name for model in RECIPES for name in (model, f"{model}_gr")]
-    if settings.mode == "shipped":
-        shipped = inference.shipped_models(settings.scale)
-        names = [name for name in names if name in shipped] + sorted(set(shipped) - set(names))
+    if not settings.quick:
+        suffix = f"_x{settings.scale}.keras"
+        folder = _weights_path(settings, "").parent
+        published = sorted(path.name[: -len(suffix)] for path in folder.glob(f"*{suffix}"))
+        names = [name for name in names if name in published]
+        names += [name for name in published if name not in names]
     if models is not None:
-        names = [name for name in names if name.removesuffix("_gr") in models]
+        names = [name for name in names if inference.architecture_of(name)[0] in models]
     found = {}
     for name in names:
         path = _weights_path(settings, name)

@@ -31,6 +31,7 @@ EXPECTED_FIGURES = {
     "07_efficient_models": [
         "espcn_x4_curves.png",
         "edsr_baseline_gr_x4_curves.png",
+        "rfdn_gr_x4_curves.png",
         "efficient_x4_outputs.png",
     ],
     "08_real_images": ["real_images_cv2_cubic_x4.png", "real_images_jpeg75_x4.png"],
@@ -132,7 +133,7 @@ def test_notebook_executes_in_quick_mode(notebook, quick_runs, this_python_kerne
             for line in printed.splitlines()
             if "max abs difference" in line
         ]
-        assert len(differences) == 6 and max(differences) <= 1e-4, printed
+        assert len(differences) == 8 and max(differences) <= 1e-4, printed
     figures = quick_runs / "quick" / "results" / "figures"
     if notebook.stem == "08_real_images":  # shipped models only: the first run's folder
         figures = quick_runs / "study" / "figures"

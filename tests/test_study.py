@@ -145,3 +145,27 @@ def test_first_run_in_a_fresh_clone_shows_the_study_and_touches_no_tracked_file(
     for name in ("baselines_sample.md", "figures/comparison.png", "upscaled/chelsea_x4.png"):
         assert (out / name).is_file(), name
     assert "Y-PSNR" in result.stdout and "espcn_gr" in result.stdout
+
+
+def test_the_full_mode_reloads_published_weights_instead_of_training_over_them(settings):
+    full = dataclasses.replace(settings, mode="full")
+    published = _bicubic_only_srcnn()
+    for folder in ("weights", "logs"):
+        (full.results_dir / folder).mkdir(parents=True)
+    published.save(full.results_dir / "weights" / "srcnn_gr_x4.keras")
+    pd.DataFrame({"epoch": [0], "loss": [0.5]}).to_csv(
+        full.results_dir / "logs" / "srcnn_gr_x4.csv", index=False
+    )
+    before = (full.results_dir / "weights" / "srcnn_gr_x4.keras").read_bytes()
+    model, log = study.train_model(full, "srcnn", global_residual=True)
+    assert not (full.runs_dir / "srcnn_gr_x4").exists()  # nothing trained
+    assert (full.results_dir / "weights" / "srcnn_gr_x4.keras").read_bytes() == before
+    assert list(log["loss"]) == [0.5]
+    assert all(np.all(w == 0) for w in model.get_weights())
+
+
+def test_recipe_table_lists_the_config_train_model_uses(settings):
+    table = study.recipe_table(settings, "rfdn", global_residual=True)
+    assert table.loc["model", "value"] == "rfdn"
+    assert table.loc["global_residual", "value"] is True
+    assert table.loc["out", "value"].endswith("rfdn_gr_x4")
