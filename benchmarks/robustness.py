@@ -21,17 +21,17 @@ ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("Set5", "Set14")
 
 
-def mean_psnr(name: str, scale: int, degradation: str, precision: str) -> float:
+def mean_psnr(predict, scale: int, degradation: str, sources=None, split="valid") -> float:
+    """A predictor's mean Y-PSNR over the images of ``sources`` (default Set5 and Set14),
+    the LR made by ``degradation``."""
     import pandas as pd
 
     from sr_keras.evaluate import evaluate
-    from sr_keras.inference import predictor
     from sr_keras.utils import shared_data_dir
 
-    predict, _ = predictor(name, scale, precision=precision)
+    sources = sources or [shared_data_dir() / d for d in DATASETS]
     tables = [
-        evaluate(predict, shared_data_dir() / d, scale, progress=False, degradation=degradation)
-        for d in DATASETS
+        evaluate(predict, s, scale, split, progress=False, degradation=degradation) for s in sources
     ]
     images = pd.concat([table.iloc[:-1] for table in tables])  # the per-image rows
     return float(images["psnr_y"].mean())
@@ -41,7 +41,7 @@ def main() -> None:
     import pandas as pd
 
     from sr_keras.degradations import EVALUATION_DEGRADATIONS
-    from sr_keras.inference import shipped_models
+    from sr_keras.inference import predictor, shipped_models
     from sr_keras.utils import atomic_write_text, machine_description
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -49,11 +49,9 @@ def main() -> None:
     parser.add_argument("--precision", default="auto")
     args = parser.parse_args()
     names = ["bicubic", *shipped_models(args.scale)]
+    runs = {n: predictor(n, args.scale, precision=args.precision)[0] for n in names}
     psnr = pd.DataFrame(
-        {
-            d: [mean_psnr(n, args.scale, d, args.precision) for n in names]
-            for d in EVALUATION_DEGRADATIONS
-        },
+        {d: [mean_psnr(runs[n], args.scale, d) for n in names] for d in EVALUATION_DEGRADATIONS},
         index=names,
     )
     print(psnr.round(2).to_string())

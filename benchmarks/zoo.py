@@ -6,12 +6,14 @@ Recipes: ``sr_keras.recipes.ZOO`` (with ``ZOO_COMMON`` and ``COMMON``): bfloat16
 
     python benchmarks/zoo.py train edsr_baseline_gr_x4 --runs ~/runs
     python benchmarks/zoo.py ship edsr_baseline_gr_x4 --runs ~/runs
+    python benchmarks/zoo.py blend edsr_baseline_gr_realistic_x4 --runs ~/runs
     python benchmarks/zoo.py report   # every shipped model -> results/shipped.{csv,md}
 
 ``ship`` checks that the finished run's configuration is the recipe's, then writes
 ``results/weights/<name>.keras`` and ``results/logs/<name>.{csv,json}``. A run whose recipe has
 ``init_from`` starts from ``<runs>/<init_from>/best.keras`` (the x4 run continues the pilot's
-run, made by ``benchmarks/pilot.py``).
+run, made by ``benchmarks/pilot.py``). ``blend`` ships an entry of ``sr_keras.recipes.BLENDS``: a
+weight average of a robust run and its protocol twin, the share picked on validation photos.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 #: Fields that name places on one machine; ``ship`` compares every other field to the recipe.
 PLACES = ("data", "out", "init_from", "cache")
+#: Issue #15's criteria, which pick a blend's share on the validation photos: the gain over
+#: bicubic on each of these degradations above MIN_GAIN, the loss against the twin under the
+#: protocol at most MAX_TWIN_LOSS (dB).
+CRITERIA = ("bicubic", "cv2_cubic", "cv2_linear", "cv2_area", "jpeg75", "noise5")
+MIN_GAIN, MAX_TWIN_LOSS = 0.3, 0.3
 
 
 def config(name: str, runs: Path):
@@ -60,6 +67,73 @@ def run_ship(args) -> None:
     if differ:
         raise SystemExit(f"{run_dir} was not trained with the recipe ({', '.join(differ)} differ)")
     print(publish(run_dir, ROOT / "results", args.name, args.weights))
+
+
+def run_blend(args) -> None:
+    """Ships ``share * robust + (1 - share) * twin`` (the runs' final weights): each share's mean
+    Y-PSNR on the sample's validation photos under every degradation; the share with the most
+    slack on :data:`CRITERIA` (the least of each gain minus MIN_GAIN and of MAX_TWIN_LOSS minus
+    the loss against the twin) is shipped, its sweep in ``results/blend_<name>.{csv,md}``."""
+    import keras
+    import pandas as pd
+    from robustness import mean_psnr
+
+    from sr_keras.degradations import EVALUATION_DEGRADATIONS
+    from sr_keras.evaluate import write_table
+    from sr_keras.inference import baseline_predictor, model_predictor
+    from sr_keras.recipes import BLENDS
+    from sr_keras.train import publish, save_model
+    from sr_keras.utils import atomic_write_text, machine_description
+
+    blend, results = BLENDS[args.name], ROOT / "results"
+    robust_dir, twin_dir = (args.runs / "zoo" / blend[key] for key in ("robust", "twin"))
+    scale = json.loads((robust_dir / "config.json").read_text())["scale"]
+    robust, twin, model = (
+        keras.models.load_model(folder / "last.keras", compile=False)
+        for folder in (robust_dir, twin_dir, robust_dir)
+    )
+    predictors = {"bicubic": baseline_predictor("bicubic", scale)}
+    predictors["twin"] = model_predictor(twin, scale)
+    rows = {
+        name: {d: mean_psnr(run, scale, d, ["sample"]) for d in EVALUATION_DEGRADATIONS}
+        for name, run in predictors.items()
+    }
+    pairs = list(zip(robust.get_weights(), twin.get_weights(), strict=True))
+    for share in blend["shares"]:
+        model.set_weights([share * r + (1 - share) * t for r, t in pairs])
+        run = model_predictor(model, scale)
+        rows[share] = {d: mean_psnr(run, scale, d, ["sample"]) for d in EVALUATION_DEGRADATIONS}
+        print(share, rows[share], flush=True)
+    psnr = pd.DataFrame(rows).T
+    gain = (psnr - psnr.loc["bicubic"]).drop(index="bicubic")
+    twin_loss = psnr.loc["twin", "bicubic"] - psnr["bicubic"]
+    slack = pd.concat(
+        [gain[list(CRITERIA)].min(axis=1) - MIN_GAIN, MAX_TWIN_LOSS - twin_loss], axis=1
+    ).min(axis=1)
+    table = gain.round(2).assign(**{"loss vs twin": twin_loss.round(2), "slack": slack.round(3)})
+    share = float(slack.drop(index="twin").astype(float).idxmax())
+    model.set_weights([share * r + (1 - share) * t for r, t in pairs])
+    publish(robust_dir, results, args.name, "last")
+    save_model(model, results / "weights" / f"{args.name}.keras")
+    log = results / "logs" / f"{args.name}.json"
+    record = json.loads(log.read_text())
+    made = f"{share:g} x {blend['robust']} (last) + {1 - share:g} x {blend['twin']} (last)"
+    record["summary"]["weights"] = f"blend: {made}"
+    atomic_write_text(log, json.dumps(record, indent=2) + "\n")
+    note = (
+        f"# Blend of {args.name}: gain over bicubic (dB) on the validation photos\n\n"
+        f"WiSE-FT weight averages: share x {blend['robust']} + (1 - share) x {blend['twin']} "
+        "(final weights), Y-PSNR on the sample's validation photos (astronaut, coffee; never "
+        "Set5/Set14), standard protocol, LR made by each named degradation. `loss vs twin`: "
+        "Y-PSNR lost to the twin under the "
+        f"protocol; `slack`: the least of each gain on {', '.join(CRITERIA)} minus {MIN_GAIN} "
+        f"and of {MAX_TWIN_LOSS} minus the loss (issue #15's criteria). Shipped: share "
+        f"{share:g}. Machine: {machine_description()}. Command: `python benchmarks/zoo.py "
+        f"blend {args.name}`."
+    )
+    table = table.rename_axis("share").reset_index()
+    write_table(table, results / f"blend_{args.name}.csv", results / f"blend_{args.name}.md", note)
+    print(table.to_string(index=False))
 
 
 def run_report(args) -> None:
@@ -98,14 +172,15 @@ def main() -> None:
     from sr_keras.recipes import ZOO
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["train", "ship", "report"])
+    parser.add_argument("command", choices=["train", "ship", "blend", "report"])
     parser.add_argument("name", nargs="?", choices=sorted(ZOO))
     parser.add_argument("--runs", type=Path, default=Path.home() / "runs")
     parser.add_argument("--weights", choices=["best", "last"], default="best")
     args = parser.parse_args()
     if args.command != "report" and not args.name:
         parser.error(f"{args.command} needs a run name")
-    {"train": run_train, "ship": run_ship, "report": run_report}[args.command](args)
+    commands = {"train": run_train, "ship": run_ship, "blend": run_blend, "report": run_report}
+    commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,16 @@ ZOO: dict[str, dict] = {
     "espcn_gr_x2": {**_ESPCN, "scale": 2},
 }  # fmt: skip
 ZOO_COMMON = dict(global_residual=True, batch_size=16, patch_size=96, precision="bfloat16")
+#: Shipped as a weight average (WiSE-FT: Wortsman et al., CVPR 2022) of two finished zoo runs
+#: that share the pilot's weights as ancestor: ``share`` x the robust run's final weights +
+#: (1 - ``share``) x its protocol-trained twin's, the share picked from ``shares`` on the
+#: sample's validation photos (``benchmarks/zoo.py blend``).
+BLENDS = {
+    "edsr_baseline_gr_realistic_x4": dict(
+        robust="edsr_baseline_gr_realistic_x4", twin="edsr_baseline_gr_x4",
+        shares=(0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
+    ),
+}  # fmt: skip
 
 #: Shared by every full run: L1 loss, cosine decay, validation on whole images.
 COMMON = dict(loss="l1", schedule="cosine", seed=1)
