@@ -347,8 +347,9 @@ def comparison_with_deck(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def training_runs(settings: StudySettings) -> pd.DataFrame:
-    """One row per shipped weight file (``results/logs/*.json``): its budget (steps, batch, HR
-    patch, and the run it started from), recipe, precision, best validation Y-PSNR, wall and
+    """One row per shipped weight file (``results/logs/*.json``): which weights of the run it
+    keeps (best, last or a blend), its budget (steps, batch, HR patch, and the run it started
+    from), recipe, precision, best validation Y-PSNR, wall and
     CPU time (CPU: all threads, from the log; empty before it was logged), machine."""
     rows = []
     for path in sorted((settings.results_dir / "logs").glob("*.json")):
@@ -358,7 +359,8 @@ def training_runs(settings: StudySettings) -> pd.DataFrame:
         cpu = log["cpu_seconds"].sum() / 60 if "cpu_seconds" in log else float("nan")
         start = "/".join(Path(config.get("init_from") or "").parts[-3:-1])  # runs' folder/run
         rows.append({
-            "Weights": f"{path.stem}.keras", "Data": Path(config["data"]).name,
+            "Weights": f"{path.stem}.keras", "Kept": summary.get("weights", "best"),
+            "Data": Path(config["data"]).name,
             "LR made by": config.get("degradation", "bicubic"), "Steps": summary["steps"],
             "Batch": config["batch_size"], "HR patch": config["patch_size"], "From": start,
             "Loss": config["loss"], "LR": config["learning_rate"],
