@@ -70,7 +70,8 @@ def run_ship(args) -> None:
 
 
 def run_blend(args) -> None:
-    """Ships ``share * robust + (1 - share) * twin`` (the runs' final weights): each share's mean
+    """Ships ``share * robust + (1 - share) * twin`` (the run's final weights, the twin's shipped
+    ones): each share's mean
     Y-PSNR on the sample's validation photos under every degradation; the share with the most
     slack on :data:`CRITERIA` (the least of each gain minus MIN_GAIN and of MAX_TWIN_LOSS minus
     the loss against the twin) is shipped, its sweep in ``results/blend_<name>.{csv,md}``."""
@@ -81,16 +82,19 @@ def run_blend(args) -> None:
     from sr_keras.degradations import EVALUATION_DEGRADATIONS
     from sr_keras.evaluate import write_table
     from sr_keras.inference import baseline_predictor, model_predictor
-    from sr_keras.recipes import BLENDS
+    from sr_keras.recipes import BLENDS, SHARES
     from sr_keras.train import publish, save_model
     from sr_keras.utils import atomic_write_text, machine_description
 
-    blend, results = BLENDS[args.name], ROOT / "results"
-    robust_dir, twin_dir = (args.runs / "zoo" / blend[key] for key in ("robust", "twin"))
+    results, robust_dir = ROOT / "results", args.runs / "zoo" / args.name
     scale = json.loads((robust_dir / "config.json").read_text())["scale"]
     robust, twin, model = (
-        keras.models.load_model(folder / "last.keras", compile=False)
-        for folder in (robust_dir, twin_dir, robust_dir)
+        keras.models.load_model(path, compile=False)
+        for path in (
+            robust_dir / "last.keras",
+            results / "weights" / f"{BLENDS[args.name]}.keras",
+            robust_dir / "last.keras",
+        )
     )
     predictors = {"bicubic": baseline_predictor("bicubic", scale)}
     predictors["twin"] = model_predictor(twin, scale)
@@ -99,7 +103,7 @@ def run_blend(args) -> None:
         for name, run in predictors.items()
     }
     pairs = list(zip(robust.get_weights(), twin.get_weights(), strict=True))
-    for share in blend["shares"]:
+    for share in SHARES:
         model.set_weights([share * r + (1 - share) * t for r, t in pairs])
         run = model_predictor(model, scale)
         rows[share] = {d: mean_psnr(run, scale, d, ["sample"]) for d in EVALUATION_DEGRADATIONS}
@@ -117,19 +121,18 @@ def run_blend(args) -> None:
     save_model(model, results / "weights" / f"{args.name}.keras")
     log = results / "logs" / f"{args.name}.json"
     record = json.loads(log.read_text())
-    made = f"{share:g} x {blend['robust']} (last) + {1 - share:g} x {blend['twin']} (last)"
+    made = f"{share:g} x {args.name} (last) + {1 - share:g} x {BLENDS[args.name]} (shipped)"
     record["summary"]["weights"] = f"blend: {made}"
     atomic_write_text(log, json.dumps(record, indent=2) + "\n")
     note = (
         f"# Blend of {args.name}: gain over bicubic (dB) on the validation photos\n\n"
-        f"WiSE-FT weight averages: share x {blend['robust']} + (1 - share) x {blend['twin']} "
-        "(final weights), Y-PSNR on the sample's validation photos (astronaut, coffee; never "
-        "Set5/Set14), standard protocol, LR made by each named degradation. `loss vs twin`: "
-        "Y-PSNR lost to the twin under the "
-        f"protocol; `slack`: the least of each gain on {', '.join(CRITERIA)} minus {MIN_GAIN} "
-        f"and of {MAX_TWIN_LOSS} minus the loss (issue #15's criteria). Shipped: share "
-        f"{share:g}. Machine: {machine_description()}. Command: `python benchmarks/zoo.py "
-        f"blend {args.name}`."
+        f"WiSE-FT weight averages: share x {args.name} (final weights) + (1 - share) x "
+        f"{BLENDS[args.name]} (shipped). Y-PSNR on the sample's validation photos (astronaut, "
+        "coffee; never Set5/Set14), standard protocol, LR made by each named degradation. "
+        "`loss vs twin`: Y-PSNR lost to the twin under the protocol; `slack`: the least of "
+        f"each gain on {', '.join(CRITERIA)} minus {MIN_GAIN} and of {MAX_TWIN_LOSS} minus the "
+        f"loss (issue #15's criteria). Shipped: share {share:g}. Machine: "
+        f"{machine_description()}. Command: `python benchmarks/zoo.py blend {args.name}`."
     )
     table = table.rename_axis("share").reset_index()
     write_table(table, results / f"blend_{args.name}.csv", results / f"blend_{args.name}.md", note)

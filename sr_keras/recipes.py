@@ -64,22 +64,26 @@ ZOO: dict[str, dict] = {
         **_EDSR, "scale": 4, "epochs": 8, "steps_per_epoch": 1000, "degradation": "realistic",
         "init_from": "zoo/edsr_baseline_gr_realistic_x4_stage1", "learning_rate": 3e-4,
     },
+    # Robust x2 from the shipped x2 weights, today's pipeline.
+    "edsr_baseline_gr_realistic_x2": {
+        **_EDSR, "scale": 2, "epochs": 6, "steps_per_epoch": 500, "degradation": "realistic",
+        "init_from": "zoo/edsr_baseline_gr_x2", "learning_rate": 3e-4,
+    },
     "edsr_baseline_gr_x3": {**_EDSR, "scale": 3, "epochs": 6, "steps_per_epoch": 500},
     "edsr_baseline_gr_x2": {**_EDSR, "scale": 2, "epochs": 6, "steps_per_epoch": 500},
     "espcn_gr_x3": {**_ESPCN, "scale": 3},
     "espcn_gr_x2": {**_ESPCN, "scale": 2},
 }  # fmt: skip
 ZOO_COMMON = dict(global_residual=True, batch_size=16, patch_size=96, precision="bfloat16")
-#: Shipped as a weight average (WiSE-FT: Wortsman et al., CVPR 2022) of two finished zoo runs
-#: that share the pilot's weights as ancestor: ``share`` x the robust run's final weights +
-#: (1 - ``share``) x its protocol-trained twin's, the share picked from ``shares`` on the
-#: sample's validation photos (``benchmarks/zoo.py blend``).
+#: Shipped as a weight average (WiSE-FT: Wortsman et al., CVPR 2022) of a robust zoo run's final
+#: weights and its protocol-trained twin (the shipped weights of the same network; the two share
+#: an ancestor): ``share`` x robust + (1 - ``share``) x twin, the share picked from ``SHARES``
+#: on the sample's validation photos (``benchmarks/zoo.py blend``). Name -> twin.
 BLENDS = {
-    "edsr_baseline_gr_realistic_x4": dict(
-        robust="edsr_baseline_gr_realistic_x4", twin="edsr_baseline_gr_x4",
-        shares=(0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
-    ),
-}  # fmt: skip
+    "edsr_baseline_gr_realistic_x4": "edsr_baseline_gr_x4",
+    "edsr_baseline_gr_realistic_x2": "edsr_baseline_gr_x2",
+}
+SHARES = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
 
 #: Shared by every full run: L1 loss, cosine decay, validation on whole images.
 COMMON = dict(loss="l1", schedule="cosine", seed=1)
