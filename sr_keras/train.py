@@ -26,6 +26,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -107,12 +108,9 @@ def distribution_strategy(devices: list[str] | None = None) -> tf.distribute.Str
 def worker_index(strategy: tf.distribute.Strategy) -> int:
     """0 for the chief (the process that writes the run directory), 1, 2... for the others."""
     resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
+    if resolver is None or resolver.task_type in (None, "", "chief"):
         return 0
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    if resolver.task_type == "chief":
-        return 0
-    return resolver.task_id + (1 if has_chief else 0)
+    return resolver.task_id + ("chief" in resolver.cluster_spec().as_dict())
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -132,11 +130,8 @@ class EpochTimer(keras.callbacks.Callback):
 
 class DivergenceGuard(keras.callbacks.Callback):
     """Stops training at the first batch whose loss is not finite or explodes (see
-    ``DIVERGED_FACTOR``).
-
-    The epoch it stops in is not a finished epoch: the callbacks that write skip it, so the
-    run directory keeps the last good state. ``diverged`` holds ``(epoch, batch, loss)``.
-    """
+    ``DIVERGED_FACTOR``); ``diverged`` holds ``(epoch, batch, loss)``. The writing callbacks
+    skip the epoch it stops in, so the run directory keeps the last good state."""
 
     def __init__(self):
         super().__init__()
@@ -172,19 +167,19 @@ class WholeImageValidation(keras.callbacks.Callback):
         self.dataset = dataset
         self.metric = PSNR(crop_border=scale, test_y_channel=True, max_val=1.0, name="val_psnr")
         self.loss = keras.losses.get(loss)
-        self._predict = None
+
+    def set_model(self, model):
+        super().set_model(model)
+
+        @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
+        def predict(batch):
+            return tf.cast(model(batch, training=False), tf.float32)
+
+        self._predict = predict
 
     def on_epoch_end(self, epoch, logs=None):
         if self.model.stop_training:
             return
-        if self._predict is None:
-            model = self.model
-
-            @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
-            def predict(batch):
-                return tf.cast(model(batch, training=False), tf.float32)
-
-            self._predict = predict
         self.metric.reset_state()
         losses = []
         for lr, hr in self.dataset:
@@ -241,12 +236,9 @@ class Backup(keras.callbacks.Callback):
 
     def _files(self) -> dict[int, Path]:
         """Epoch count -> backup file."""
-        files = {}
-        for path in self.folder.glob("epoch_*.weights.h5"):
-            count = path.name[len("epoch_") : -len(".weights.h5")]
-            if count.isdigit():
-                files[int(count)] = path
-        return files
+        pattern = re.compile(r"epoch_(\d+)\.weights\.h5")
+        names = (pattern.fullmatch(path.name) for path in self.folder.glob("epoch_*"))
+        return {int(name[1]): self.folder / name[0] for name in names if name}
 
     def newest(self) -> int:
         """The epoch count of the newest backup (0: none)."""
@@ -270,8 +262,6 @@ class Backup(keras.callbacks.Callback):
         Raises:
             SRKerasError: If that backup is missing or unreadable.
         """
-        for stale in self.folder.glob(".*.tmp.weights.h5"):
-            stale.unlink()
         model.optimizer.build(model.trainable_variables)  # on every worker: a collective
         if not epochs:
             return
@@ -307,10 +297,10 @@ class Checkpoint(keras.callbacks.Callback):
             if value is None or not value > self.best:
                 return
             self.best = value
-        self.save()
+        self.save(self.model)
 
-    def save(self):
-        self.twin.set_weights(self.model.get_weights())
+    def save(self, model: keras.Model) -> None:
+        self.twin.set_weights(model.get_weights())
         save_model(self.twin, self.path)
 
 
@@ -372,8 +362,7 @@ def run_lock(run_dir: Path):
                 f"cannot lock run directory '{run_dir}' ({error.strerror}): its file system "
                 "has no file locks; use a local --out"
             ) from error
-        handle.seek(0)
-        handle.truncate()
+        handle.truncate(0)
         handle.write(f"process {os.getpid()}\n")
         handle.flush()
         try:
@@ -408,9 +397,8 @@ def _common_epochs(strategy: tf.distribute.Strategy, done: int) -> int:
 
 
 def _forget_failed_start(run_dir: Path, created: bool, wrote_config: bool) -> None:
-    """After a start that failed before any epoch finished (bad data, out of memory, a
-    divergence, Ctrl-C), removes what it wrote (the folder if it made it, else the
-    ``config.json`` it made), so a corrected command is not refused."""
+    """Undoes a start that failed before any epoch finished (bad data, a divergence, Ctrl-C):
+    removes the folder if it made it, else the ``config.json`` it made, so a fixed command runs."""
     if (run_dir / "log.csv").exists() or Backup(run_dir / "backup").newest():
         return
     if created:
@@ -423,8 +411,9 @@ def _remove_temporaries(run_dir: Path) -> None:
     """Removes the temporary files a killed run left (only this module's names)."""
     for name in ("log.csv", "config.json", "summary.json"):
         remove_stale_temp_files(run_dir / name)
-    for name in (".best.tmp.keras", ".last.tmp.keras"):
-        (run_dir / name).unlink(missing_ok=True)
+    stale = (run_dir / "backup").glob(".*.tmp.weights.h5")
+    for path in [run_dir / ".best.tmp.keras", run_dir / ".last.tmp.keras", *stale]:
+        path.unlink(missing_ok=True)
 
 
 def _read_log(path: Path, epochs_done: int) -> list[dict]:
@@ -474,22 +463,13 @@ def _datasets(config: TrainConfig, worker: int) -> tuple[tf.data.Dataset, tf.dat
             "use a smaller --patch-size or larger images"
         )
     train_data = data.training_dataset(
-        config.data,
-        config.scale,
-        config.patch_size,
-        config.batch_size,
-        split="train",
-        cache=config.cache,
-        seed=seed,
-        degradation=config.degradation,
-    )
+        config.data, config.scale, config.patch_size, config.batch_size, cache=config.cache,
+        seed=seed, degradation=config.degradation,
+    )  # fmt: skip
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     val_data = data.validation_dataset(
-        config.val_data or config.data,
-        config.scale,
-        split="valid",
-        center_crop_size=config.val_center_crop,
+        config.val_data or config.data, config.scale, center_crop_size=config.val_center_crop
     )
     return train_data.with_options(options), val_data
 
@@ -576,8 +556,8 @@ def train(
     worker = worker_index(strategy)
     run_dir = Path(config.out)
     _check_config(run_dir, config)
-    summary_path, best_path = run_dir / "summary.json", run_dir / "best.keras"
-    if summary_path.is_file() and best_path.is_file():
+    best_path = run_dir / "best.keras"
+    if (run_dir / "summary.json").is_file() and best_path.is_file():
         shutil.rmtree(run_dir / "backup", ignore_errors=True)
         print(f"run '{run_dir}' is already complete: loading {best_path}")
         return keras.models.load_model(best_path), pd.read_csv(run_dir / "log.csv")
@@ -592,31 +572,21 @@ def train(
         try:
             if not worker:
                 _check_config(run_dir, config)  # again: another process may have started
-            train_data, val_data = _datasets(config, worker)
-            resolved = precision.resolve(config.precision)
-            model, twin = _build(config, strategy, resolved)
-            if not worker:
-                config_text = json.dumps(dataclasses.asdict(config), indent=2)
-                atomic_write_text(run_dir / "config.json", config_text + "\n")
-            return _fit(
-                config,
-                run_dir,
-                strategy,
-                resolved,
-                model,
-                twin,
-                train_data,
-                val_data,
-                verbose,
-                write=not worker,
-            )
+            return _fit(config, run_dir, strategy, worker, verbose)
         except BaseException:
             if not worker:
                 _forget_failed_start(run_dir, created, wrote_config)
             raise
 
 
-def _fit(config, run_dir, strategy, resolved, model, twin, train_data, val_data, verbose, write):
+def _fit(config, run_dir, strategy, worker, verbose):
+    train_data, val_data = _datasets(config, worker)
+    resolved = precision.resolve(config.precision)
+    model, twin = _build(config, strategy, resolved)
+    write = not worker
+    if write:
+        config_text = json.dumps(dataclasses.asdict(config), indent=2)
+        atomic_write_text(run_dir / "config.json", config_text + "\n")
     _remove_temporaries(run_dir)
     log_path = run_dir / "log.csv"
     backup = Backup(run_dir / "backup")
@@ -630,11 +600,9 @@ def _fit(config, run_dir, strategy, resolved, model, twin, train_data, val_data,
     last_checkpoint = Checkpoint(run_dir / "last.keras", twin)
     if done and write:
         # A kill may have come between the backup and the checkpoints of the last epoch.
-        for checkpoint in (last_checkpoint, best_checkpoint):
-            checkpoint.set_model(model)
-        last_checkpoint.save()
+        last_checkpoint.save(model)
         if rows and rows[-1].get("val_psnr") == best:
-            best_checkpoint.save()
+            best_checkpoint.save(model)
     guard = DivergenceGuard()
     callbacks = [
         *([AveragedWeights(resumed=done > 0)] if config.ema else []),
