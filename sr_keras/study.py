@@ -250,7 +250,8 @@ def all_trained(settings: StudySettings, models=None) -> dict[str, keras.Model]:
 def evaluate_models(settings: StudySettings, trained, include_bicubic=True, self_ensemble=False):
     """The deck-style comparison table of trained models (name -> model) and bicubic on each
     benchmark: columns ``Dataset``, those of :func:`sr_keras.evaluate.comparison_table`,
-    ``1 MP (s)`` (seconds to upscale to a 1000x1000 output), ``Precision`` and, with
+    ``1 MP (s)`` (seconds to upscale to a 1000x1000 output), ``Precision``, ``Budget`` (of the
+    published runs: :func:`budget`) and, with
     ``self_ensemble``, :data:`ENSEMBLE_GAIN` (the 8-way ensemble's Y-PSNR gain; 8x the time)."""
     scale = settings.scale
     runs = {name: inference.model_predictor(model, scale) for name, model in trained.items()}
@@ -279,9 +280,25 @@ def evaluate_models(settings: StudySettings, trained, include_bicubic=True, self
     table["1 MP (s)"] = [round(seconds[name], 3) for name in table["Name"]]
     precision = resolve_precision(settings.precision)
     table["Precision"] = [precision if name in trained else "" for name in table["Name"]]
+    budgets = [budget(settings, name) for name in table["Name"]]
+    if any(budgets):
+        table["Budget"] = budgets
     if settings.smoke:
         print(f"{settings.smoke}: these numbers only show that the code runs")
     return table
+
+
+def budget(settings: StudySettings, name: str) -> str:
+    """A published run's training budget, ``steps x batch @ HR patch`` (then the run it
+    continued, or how its weights were blended); "" without a log beside its weights."""
+    path = _weights_path(settings, name).parent.parent / "logs" / f"{name}_x{settings.scale}.json"
+    if not path.is_file():
+        return ""
+    record = json.loads(path.read_text())
+    config, kept = record["config"], record["summary"].get("weights", "best")
+    text = f"{record['summary']['steps']:,} x {config['batch_size']} @ {config['patch_size']}"
+    start = "/".join(Path(config.get("init_from") or "").parts[-3:-1])
+    return text + (f" from {start}" if start else "") + (f"; {kept}" if "blend" in kept else "")
 
 
 def outputs_figure(
