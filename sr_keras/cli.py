@@ -446,12 +446,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.run(args)
-    except (SRKerasError, ValueError, OSError) as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+    except (SRKerasError, ValueError, OSError, MemoryError) as error:
+        text = "out of memory" if isinstance(error, MemoryError) else str(error).strip()
+        message = text.splitlines()[0] if text else repr(error)
         print(f"sr-keras {args.command}: error: {message}", file=sys.stderr)
-        return 2
-    except MemoryError:
-        print(f"sr-keras {args.command}: error: out of memory", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
