@@ -66,7 +66,7 @@ ZOO: dict[str, dict] = {
     },
     # Robust x2 from the shipped x2 weights, today's pipeline.
     "edsr_baseline_gr_realistic_x2": {
-        **_EDSR, "scale": 2, "epochs": 6, "steps_per_epoch": 500, "degradation": "realistic",
+        **_EDSR, "scale": 2, "epochs": 4, "steps_per_epoch": 500, "degradation": "realistic",
         "init_from": "zoo/edsr_baseline_gr_x2", "learning_rate": 3e-4,
     },
     "edsr_baseline_gr_x3": {**_EDSR, "scale": 3, "epochs": 6, "steps_per_epoch": 500},
