@@ -436,12 +436,12 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit status (0 ok, 1 some files failed, 2 bad input)."""
     argv = sys.argv[1:] if argv is None else argv
     command = next((word for word in argv if not word.startswith("-")), "")
-    args = build_parser(command if command in COMMANDS else "").parse_args(argv)
+    if command in COMMANDS and command not in ("interpolate", "download"):
+        _import_tensorflow_quietly()  # before the parser, which lists the registry's models
     # TensorFlow's Python warnings (e.g. "triggered tf.function retracing" when several models
     # are traced in one run) are noise for command-line users.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    if args.command not in ("interpolate", "download"):
-        _import_tensorflow_quietly()
+    args = build_parser(command if command in COMMANDS else "").parse_args(argv)
     from sr_keras.images import SRKerasError
 
     try:
