@@ -298,7 +298,8 @@ def budget(settings: StudySettings, name: str) -> str:
     config, kept = record["config"], record["summary"].get("weights", "best")
     text = f"{record['summary']['steps']:,} x {config['batch_size']} @ {config['patch_size']}"
     start = "/".join(Path(config.get("init_from") or "").parts[-3:-1])
-    return text + (f" from {start}" if start else "") + (f"; {kept}" if "blend" in kept else "")
+    blend = "; blended with its protocol twin" if kept.startswith("blend") else ""
+    return text + (f" from {start}" if start else "") + blend
 
 
 def outputs_figure(
