@@ -211,7 +211,8 @@ def train_model(settings: StudySettings, model: str, global_residual=False, verb
     weights = settings.results_dir / "weights" / f"{name}.keras"
     log = settings.results_dir / "logs" / f"{name}.csv"
     if settings.mode == "full" and weights.is_file() and log.is_file():
-        return keras.models.load_model(weights, compile=False), pd.read_csv(log)
+        model = inference.load_model(name.rsplit("_x", 1)[0], settings.scale, weights)
+        return model, pd.read_csv(log)
     trained, history = train(config, verbose=verbose)
     if settings.mode == "full":
         publish(Path(config.out), settings.results_dir, name)
