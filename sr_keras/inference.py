@@ -75,10 +75,12 @@ def architecture_of(name: str) -> tuple[str, bool]:
     return architecture, residual
 
 
-def shipped_models(scale: int) -> list[str]:
-    """The model names (``srcnn``, ``srcnn_gr``...) with shipped weights for a scale."""
+def shipped_models(scale: int, folder=None) -> list[str]:
+    """The model names (``srcnn``, ``srcnn_gr``...) with weights for a scale in ``folder``
+    (default the shipped ones)."""
     suffix = f"_x{scale}.keras"
-    return sorted(path.name[: -len(suffix)] for path in WEIGHTS_DIR.glob(f"*{suffix}"))
+    folder = Path(folder or WEIGHTS_DIR)
+    return sorted(path.name[: -len(suffix)] for path in folder.glob(f"*{suffix}"))
 
 
 #: ``sr-keras upscale``'s default must upscale a 1-megapixel output within this many seconds.

@@ -208,11 +208,10 @@ def train_model(settings: StudySettings, model: str, global_residual=False, verb
     Returns ``(model, log)``."""
     config = run_config(settings, model, global_residual)
     name = run_name(model, settings.scale, global_residual)
-    weights = settings.results_dir / "weights" / f"{name}.keras"
-    log = settings.results_dir / "logs" / f"{name}.csv"
+    short = name.rsplit("_x", 1)[0]
+    weights, log = _weights_path(settings, short), _log_path(settings, short, ".csv")
     if settings.mode == "full" and weights.is_file() and log.is_file():
-        model = inference.load_model(name.rsplit("_x", 1)[0], settings.scale, weights)
-        return model, pd.read_csv(log)
+        return inference.load_model(short, settings.scale, weights), pd.read_csv(log)
     trained, history = train(config, verbose=verbose)
     if settings.mode == "full":
         publish(Path(config.out), settings.results_dir, name)
@@ -227,15 +226,19 @@ def _weights_path(settings: StudySettings, name: str) -> Path:
     return settings.results_dir / "weights" / f"{name}_x{settings.scale}.keras"
 
 
+def _log_path(settings: StudySettings, name: str, suffix: str) -> Path:
+    """The published log (``.csv``, ``.json``) beside a model's weights."""
+    logs = _weights_path(settings, name).parent.parent / "logs"
+    return logs / f"{name}_x{settings.scale}{suffix}"
+
+
 def all_trained(settings: StudySettings, models=None) -> dict[str, keras.Model]:
     """Every trained model of this mode (of the architectures ``models``, default all) by
     name (``srcnn``, ``srcnn_gr``...): the recipes' order, then the other published weights
     (``edsr_baseline_gr_realistic``...)."""
     names = [name for model in RECIPES for name in (model, f"{model}_gr")]
     if not settings.quick:
-        suffix = f"_x{settings.scale}.keras"
-        folder = _weights_path(settings, "").parent
-        published = sorted(path.name[: -len(suffix)] for path in folder.glob(f"*{suffix}"))
+        published = inference.shipped_models(settings.scale, _weights_path(settings, "").parent)
         names = [name for name in names if name in published]
         names += [name for name in published if name not in names]
     if models is not None:
@@ -292,7 +295,7 @@ def evaluate_models(settings: StudySettings, trained, include_bicubic=True, self
 def budget(settings: StudySettings, name: str) -> str:
     """A published run's training budget, ``steps x batch @ HR patch`` (then the run it
     continued, or how its weights were blended); "" without a log beside its weights."""
-    path = _weights_path(settings, name).parent.parent / "logs" / f"{name}_x{settings.scale}.json"
+    path = _log_path(settings, name, ".json")
     if not path.is_file():
         return ""
     record = json.loads(path.read_text())
