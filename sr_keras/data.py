@@ -1,10 +1,9 @@
 """Image sources and tf.data pipelines.
 
-A *source* is ``"sample"`` (photos that ship inside scikit-image: offline on a fresh machine), a
-DIV2K root in the official layout (``DIV2K_{train,valid}_HR/0001.png``, maybe
-``DIV2K_{train,valid}_LR_bicubic/X4/0001x4.png``) or any folder of HR images (searched
-recursively, e.g. Set5). LR images are DIV2K's own where present, else made with the standard
-degradation (:func:`sr_keras.interpolation.degrade` of the HR image cropped to the scale).
+A *source* is ``"sample"`` (photos that ship with scikit-image), a DIV2K root in the official
+layout (``DIV2K_valid_HR/0801.png``, maybe ``DIV2K_valid_LR_bicubic/X4/0801x4.png``) or any folder
+of HR images (searched recursively). LR images are DIV2K's own where present, else
+:func:`sr_keras.interpolation.degrade` of the HR image cropped to the scale.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +33,7 @@ class SkippedImageWarning(UserWarning):
 
 @dataclasses.dataclass(frozen=True)
 class ImagePair:
-    """One HR image and, if it exists on disk, its official LR image."""
+    """An HR image and its official LR image, if there is one."""
 
     name: str
     hr_path: Path
@@ -55,11 +53,8 @@ def is_div2k_root(path: str | os.PathLike) -> bool:
 
 
 def find_pairs(source: str | os.PathLike, split: str = "train", scale: int = 4) -> list[ImagePair]:
-    """The images of a source, sorted: ``split`` (``"train"`` or ``"valid"``) picks DIV2K's and
-    the sample's (a folder gives all its images), ``scale`` DIV2K's LR folder (``lr_path`` is
-    ``None`` where it has no image). ValueError for another ``split``, SRKerasError if the
-    source does not exist or holds no image.
-    """
+    """The images of a source, sorted; ``split`` picks DIV2K's and the sample's (a folder gives
+    all), ``scale`` DIV2K's LR folder. SRKerasError if the source is missing or empty."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if str(source) == "sample":
@@ -105,16 +100,8 @@ def load_pair(pair: ImagePair, scale: int) -> tuple[np.ndarray, np.ndarray]:
     return lr, hr
 
 
-def iterate_pairs(source, split="valid", scale=4) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """Yields ``(name, lr, hr)`` of a benchmark source; an unreadable file raises
-    :class:`ImageReadError` (a benchmark without an image would not be comparable)."""
-    for pair in find_pairs(source, split, scale):
-        lr, hr = load_pair(pair, scale)
-        yield pair.name, lr, hr
-
-
 def _pair_loader(pairs: list[ImagePair], scale: int, min_hr_size: int):
-    """A NumPy function for ``tf.numpy_function``: index -> (lr, hr), empty when skipped."""
+    """index -> ``(lr, hr)``, empty arrays (and a warning) for an unusable image."""
 
     def load(index):
         pair = pairs[int(index)]
@@ -147,7 +134,7 @@ def _decoded_pairs(pairs: list[ImagePair], scale: int, min_hr_size: int) -> tf.d
 
 def random_patch(lr, hr, seed, scale: int, patch_size: int, augment: bool = True):
     """Aligned LR/HR patches (HR side ``patch_size``) at a random place, with (``augment``)
-    the same random horizontal flip and quarter turns; ``seed`` is a stateless ``[2]`` seed."""
+    the same random flip and quarter turns, drawn from the stateless ``[2]`` ``seed``."""
     lr_size = patch_size // scale
     draws = tf.random.stateless_uniform([4], seed=seed)
     room = tf.cast(tf.shape(lr)[:2] - lr_size + 1, tf.float32)  # top-left corners per axis
@@ -171,8 +158,7 @@ def to_float(lr, hr):
 
 
 def has_training_image(source, scale: int, patch_size: int, split: str = "train") -> bool:
-    """Whether a training source has an image that is readable and at least ``patch_size``
-    pixels on each side (decoding stops at the first one)."""
+    """Whether a source has a readable image of at least ``patch_size`` pixels a side."""
     pairs = find_pairs(source, split, scale)
     return next(iter(_decoded_pairs(pairs, scale, patch_size).take(1)), None) is not None
 
@@ -188,17 +174,13 @@ def training_dataset(
     augment: bool = True,
     degradation: str = "bicubic",
 ) -> tf.data.Dataset:
-    """An endless stream of random aligned ``(lr, hr)`` patch batches, float32 in ``[0, 1]``:
-    images decoded (and degraded) once and cached, then shuffled, repeated, cropped to random
-    patches, batched and prefetched; unreadable images and images smaller than the patch are
-    skipped with a :class:`SkippedImageWarning` naming the file.
+    """An endless stream of random aligned ``(lr, hr)`` patch batches, float32 in ``[0, 1]``;
+    images unreadable or smaller than the patch are skipped with a :class:`SkippedImageWarning`.
 
     Args:
-        source: A source (see :func:`find_pairs` for it and ``split``).
-        patch_size: HR patch side, a multiple of ``scale`` (else ValueError).
+        patch_size: HR patch side, a multiple of ``scale``.
         cache: ``True``: decoded images in RAM; a path: in that file (kept for later runs).
         seed: Makes the stream repeatable (shuffle order, crops and augmentations).
-        augment: Random horizontal flips and 90-degree rotations.
         degradation: ``"bicubic"`` (the protocol's LR) or ``"realistic"``
             (:func:`sr_keras.degradations.realistic`, seeded per patch).
     """
@@ -237,10 +219,8 @@ def _aligned_crop(lr, hr, top, left, lr_size: int, scale: int):
 def validation_dataset(
     source, scale: int = 4, split="valid", center_crop_size: int | None = None, cache=True
 ) -> tf.data.Dataset:
-    """Whole validation images, or HR centre crops of side ``center_crop_size`` (a multiple of
-    ``scale``), as ``(lr, hr)`` batches of one, float32 in ``[0, 1]``, the same every epoch:
-    read up front (a known length; unreadable files reported before training), kept in RAM
-    between epochs with ``cache``. Other arguments: :func:`training_dataset`."""
+    """Whole validation images (or HR centre crops of side ``center_crop_size``) as ``(lr, hr)``
+    batches of one, float32 in ``[0, 1]``, read up front: unusable files reported at once."""
     if center_crop_size is not None and (center_crop_size < scale or center_crop_size % scale):
         raise ValueError(
             f"center_crop_size must be a positive multiple of scale={scale}, got {center_crop_size}"

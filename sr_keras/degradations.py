@@ -1,22 +1,12 @@
 """How an HR image is made small: random degradations for training, named ones for evaluation.
 
-Training with ``degradation="realistic"`` (:func:`realistic`): each HR patch gets its own LR
-patch from TensorFlow ops inside ``tf.data``, drawn with stateless random ops from the patch's
-seed (one order, in the spirit of BSRGAN / Real-ESRGAN, with moderate ranges for PSNR):
-
-* with probability 0.25, the protocol's LR (MATLAB bicubic, antialiased) unchanged;
-* else, with probability 0.3, a Gaussian blur of sigma 0.2 to ``scale / 3`` HR pixels (wider
-  or more frequent blur teaches over-sharpening, which costs PSNR on sharp inputs);
-* a downscale to exactly ``patch / scale`` by one of :data:`RESIZES`, equally likely: bicubic
-  and bilinear with antialiasing, twice each without (OpenCV's and many tools' default, the
-  hardest case), area, and nearest at a random phase (OpenCV keeps the top-left pixel of each
-  block, others the centre one);
-* with probability 0.5, noise, before or after the downscale (equally likely): Gaussian of
-  sigma 1 to 10 (0..255 units) or signal-dependent (Poisson-like, variance 0.05 to 0.5 times the
-  value), grey (same in all channels) with probability 0.3;
-* rounding to uint8, then with probability 0.5 JPEG at quality 50 to 95.
-
-Evaluation (:func:`degrade_named`, NumPy/OpenCV, deterministic): :data:`EVALUATION_DEGRADATIONS`.
+:func:`realistic` (training, in ``tf.data``, seeded per patch; in the spirit of BSRGAN and
+Real-ESRGAN with ranges moderate for PSNR): with p 0.25 the protocol's LR; else a Gaussian blur
+(p 0.3, sigma 0.2 to ``scale / 3``: more teaches over-sharpening), a downscale by one of
+:data:`RESIZES` (unantialiased ones twice: the hardest, and many tools' default; nearest at a
+random phase), noise (p 0.5, before or after: Gaussian sigma 1 to 10 or Poisson-like, grey
+with p 0.3), uint8, JPEG (p 0.5, quality 50 to 95). :func:`degrade_named` (evaluation,
+deterministic): :data:`EVALUATION_DEGRADATIONS`.
 """
 
 from __future__ import annotations
@@ -43,7 +33,7 @@ def _between(low, high, draw):
 
 
 def gaussian_blur(image, sigma, radius: int):
-    """Blurs an ``HxWx3`` float image with a Gaussian (mirrored borders, ``2*radius+1`` taps)."""
+    """Blurs an ``HxWx3`` float image (mirrored borders, ``2 * radius + 1`` taps)."""
     offsets = tf.range(-radius, radius + 1, dtype=tf.float32)
     kernel = tf.exp(-0.5 * tf.square(offsets / sigma))
     kernel = tf.tile((kernel / tf.reduce_sum(kernel))[:, None, None, None], [1, 1, 3, 1])
@@ -77,9 +67,8 @@ def add_noise(image, seed, draws):
 
 
 def realistic(lr, hr, seed, scale: int):
-    """A random realistic uint8 LR patch (the module's ranges) of a uint8 HR patch, the same
-    for the same ``[2]`` ``seed``; ``lr``, the protocol's LR patch, gives the shape and is kept
-    sometimes."""
+    """A random realistic uint8 LR patch of a uint8 HR patch for a ``[2]`` ``seed``; ``lr`` (the
+    protocol's LR patch) gives the shape and is sometimes kept."""
     seeds = tf.random.experimental.stateless_split(seed, 2)
     draws = tf.random.stateless_uniform([13], seed=seeds[0])
     image = tf.cast(hr, tf.float32)
@@ -106,15 +95,9 @@ def realistic(lr, hr, seed, scale: int):
 
 
 def degrade_named(hr: np.ndarray, scale: int, name: str = "bicubic", seed: int = 0) -> np.ndarray:
-    """The uint8 LR image of an ``HxWx3`` uint8 HR image (sides multiples of ``scale``) made
-    small in a named way, deterministically: ``bicubic`` the protocol
-    (:func:`sr_keras.interpolation.degrade`), ``cv2_*`` OpenCV's ``resize`` (only ``area``
-    antialiases), ``jpeg75`` the protocol's LR through a JPEG of quality 75 (4:2:0), ``noise5``
-    it plus Gaussian noise of sigma 5 (0..255 units, seeded by ``seed``).
-
-    Raises:
-        ValueError: If ``name`` is not one of :data:`EVALUATION_DEGRADATIONS`.
-    """
+    """The uint8 LR image of a uint8 HR image made small in a named way: ``bicubic`` the
+    protocol, ``cv2_*`` OpenCV's ``resize`` (only ``area`` antialiases), ``jpeg75`` the protocol's
+    LR as a quality-75 JPEG, ``noise5`` plus Gaussian noise of sigma 5 (seeded by ``seed``)."""
     if name not in EVALUATION_DEGRADATIONS:
         raise ValueError(f"degradation must be one of {EVALUATION_DEGRADATIONS}, got {name!r}")
     if name in _OPENCV:

@@ -1,9 +1,5 @@
-"""Exporting a trained model for serving: TensorFlow SavedModel, TFLite (LiteRT) and ONNX.
-
-Each format keeps the height and width dynamic and is checked against its Keras model:
-:func:`parity` runs the export with its own runtime on random images of two sizes. The bicubic
-block is a fixed convolution and a pixel shuffle, RFDN's attention a builtin bilinear resize: TFLite
-runs every model with builtin ops and ONNX needs no TensorFlow-specific node.
+"""Exporting a trained model for serving: SavedModel, TFLite (LiteRT) and ONNX, with dynamic
+height and width, each checked against Keras with its own runtime (:func:`parity`).
 """
 
 from __future__ import annotations
@@ -40,11 +36,8 @@ def _check_format(format: str) -> None:
 
 
 def check_export_path(path: str | os.PathLike, format: str, overwrite: bool = False) -> Path:
-    """Checks where an export will go, before any work: an existing file or SavedModel is
-    replaced only with ``overwrite``, an empty folder always, any other folder never: else
-    SRKerasError naming the path and the way out. ValueError for an unknown ``format`` or the
-    wrong suffix.
-    """
+    """Checks where an export will go, before any work: an existing export is replaced only
+    with ``overwrite``, an empty folder always, another folder never (SRKerasError)."""
     _check_format(format)
     path = Path(path)
     suffix = {"tflite": ".tflite", "onnx": ".onnx"}.get(format)
@@ -66,11 +59,8 @@ def check_export_path(path: str | os.PathLike, format: str, overwrite: bool = Fa
 
 
 def export_model(model: keras.Model, path, format: str, overwrite: bool = True) -> Path:
-    """Exports a float32 model to ``path`` (a folder for ``saved_model``, else a ``.tflite`` or
-    ``.onnx`` file) with dynamic batch, height and width, atomically (what a killed export left
-    is removed first), replacing an export only with ``overwrite``; returns ``path``.
-    SRKerasError if the path is taken, the exporter is missing or the conversion fails.
-    """
+    """Exports a model to ``path`` (a folder for ``saved_model``, else a ``.tflite`` or ``.onnx``
+    file) atomically; SRKerasError if the path is taken or the conversion fails."""
     path = check_export_path(path, format, overwrite)
     ensure_writable_folder(path.parent)
     remove_stale_temp_files(path)
@@ -92,8 +82,7 @@ def export_model(model: keras.Model, path, format: str, overwrite: bool = True) 
 
 
 def load_exported(path: str | os.PathLike, format: str) -> ArrayFunction:
-    """Loads an export with its own runtime, as a function from a ``(N, h, w, C)`` float32
-    array to the NumPy output; SRKerasError if the file is missing."""
+    """An export loaded with its own runtime, as a function of a ``(N, h, w, C)`` float32 array."""
     _check_format(format)
     path = Path(path)
     if not path.exists():
@@ -138,9 +127,7 @@ def load_exported(path: str | os.PathLike, format: str) -> ArrayFunction:
 
 
 def parity(model: keras.Model, function, sizes=((37, 29), (24, 48)), seed: int = 0) -> float:
-    """The largest ``|exported - keras|`` of a Keras model and its export (a function from
-    :func:`load_exported`) over random images (uniform in [0, 1], ``seed``) of LR ``sizes``
-    (two: the export takes sizes it was not traced with)."""
+    """The largest ``|exported - keras|`` over random ``[0, 1]`` images of two LR ``sizes``."""
     rng = np.random.default_rng(seed)
     worst = 0.0
     for height, width in sizes:

@@ -1,17 +1,10 @@
 """Interpolation baselines and the standard SR degradation, as separable resampling.
 
-Each resize is a 1-D resampling along the height, then the width: per output pixel a few source
-indices and weights, as the deck's worked examples (Hinh 3 to 5). Half-pixel centres (output
-pixel ``i`` samples input position ``(i + 0.5) / scale - 0.5``), edge pixels repeated outside:
-
-* ``nearest``: the closest input pixel (OpenCV ``INTER_NEAREST``);
-* ``bilinear``: the triangle kernel over 2 pixels per axis (OpenCV ``INTER_LINEAR``);
-* ``bicubic``: Keys' kernel, ``a = -0.75``, over 4 pixels per axis (OpenCV ``INTER_CUBIC``, the
-  deck's Hinh 5); TensorFlow and MATLAB use ``a = -0.5``.
-
-:func:`imresize` is MATLAB's ``imresize(..., "bicubic")`` (``a = -0.5``, kernel widened by
-``1 / scale`` when shrinking, mirrored borders); :func:`degrade` makes LR images with it, as
-DIV2K and the SR literature do.
+Each resize resamples the height, then the width: per output pixel a few source indices and
+weights, as the deck's worked examples (Hinh 3 to 5), with half-pixel centres. ``nearest``,
+``bilinear`` and ``bicubic`` (Keys, ``a = -0.75``) are OpenCV's, the deck's; :func:`imresize` is
+MATLAB's bicubic (``a = -0.5``, antialiased, mirrored borders), which :func:`degrade` uses to make
+LR images as DIV2K and the SR literature do.
 """
 
 from __future__ import annotations
@@ -24,8 +17,7 @@ MATLAB_CUBIC_A = -0.5
 
 
 def cubic_kernel(distance: np.ndarray, a: float = OPENCV_CUBIC_A) -> np.ndarray:
-    """Keys' cubic convolution kernel at ``distance`` (in source pixels; zero from 2 on), with
-    ``a`` -0.75 (OpenCV, the deck) or -0.5 (MATLAB, TensorFlow)."""
+    """Keys' cubic kernel at ``distance`` source pixels, ``a`` -0.75 (OpenCV) or -0.5 (MATLAB)."""
     x = np.abs(distance)
     x2, x3 = x * x, x * x * x
     near = (a + 2.0) * x3 - (a + 3.0) * x2 + 1.0
@@ -36,11 +28,9 @@ def cubic_kernel(distance: np.ndarray, a: float = OPENCV_CUBIC_A) -> np.ndarray:
 def resampling_weights(
     in_size, out_size, method="bicubic", cubic_a=OPENCV_CUBIC_A, antialias=False, border="replicate"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The source indices and weights of a 1-D resampling from ``in_size`` to ``out_size``
-    pixels with a method of :data:`METHODS`: two ``(out_size, taps)`` arrays, output pixel ``i``
-    being ``sum_t weights[i, t] * input[indices[i, t]]``. ``antialias`` widens the kernel by
-    ``in_size / out_size`` when shrinking (MATLAB's default); ``border`` is ``"replicate"``
-    (repeat the edge pixel, OpenCV) or ``"symmetric"`` (MATLAB)."""
+    """``(indices, weights)``, each ``(out_size, taps)``, of a 1-D resampling: output ``i`` is
+    ``sum_t weights[i, t] * input[indices[i, t]]``. ``antialias`` widens the kernel when
+    shrinking (MATLAB); ``border`` ``"replicate"`` (OpenCV) or ``"symmetric"`` (MATLAB)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if border not in ("replicate", "symmetric"):
@@ -84,7 +74,6 @@ def _resample_axis(image: np.ndarray, indices: np.ndarray, weights: np.ndarray, 
 
 
 def _resize(image: np.ndarray, size, **weight_options) -> np.ndarray:
-    """``image`` resized to ``size`` (height, width), as float64."""
     if image.ndim not in (2, 3):
         raise ValueError(f"image must be HxW or HxWxC, got shape {image.shape}")
     rows = resampling_weights(image.shape[0], int(size[0]), **weight_options)
@@ -99,10 +88,8 @@ def _check_scale(scale) -> int:
 
 
 def interpolate(image, scale: int, method: str = "bicubic") -> np.ndarray:
-    """Upscales an ``HxW[xC]`` image by an integer ``scale`` with :data:`METHODS`, as OpenCV
-    does (bicubic: the deck's Hinh 5, ``[[10, 20], [30, 40]]`` -> ``6.84, 10.16, ...``); not
-    rounded or clipped; float keeps its dtype, integers give float64. ValueError if unsupported.
-    """
+    """Upscales an ``HxW[xC]`` image by an integer ``scale`` as OpenCV does (bicubic: the
+    deck's Hinh 5), not rounded or clipped; float keeps its dtype, integers give float64."""
     scale = _check_scale(scale)
     image = np.asarray(image)
     out = _resize(image, [side * scale for side in image.shape[:2]], method=method)
@@ -110,10 +97,8 @@ def interpolate(image, scale: int, method: str = "bicubic") -> np.ndarray:
 
 
 def imresize(image, scale: float | None = None, output_shape=None, antialias=True) -> np.ndarray:
-    """MATLAB's ``imresize(image, scale, "bicubic")`` (as BasicSR's ``matlab_functions``) by
-    ``scale`` (``1/4`` for x4 LR) or to ``output_shape`` (exactly one of them), as float64 (not
-    rounded or clipped).
-    """
+    """MATLAB's ``imresize(image, scale, "bicubic")`` (as BasicSR's) by ``scale`` or to
+    ``output_shape`` (exactly one), as float64, not rounded or clipped."""
     if (scale is None) == (output_shape is None):
         raise ValueError("give exactly one of scale and output_shape")
     if output_shape is None and scale <= 0:
@@ -133,8 +118,8 @@ def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
 
 
 def degrade(hr_image: np.ndarray, scale: int) -> np.ndarray:
-    """The standard LR image (DIV2K "bicubic" track) of an HR image whose sides are multiples
-    of ``scale`` (else ValueError): :func:`imresize` by ``1 / scale``, rounded to uint8."""
+    """The standard LR image (DIV2K's bicubic track) of an HR image with sides multiples of
+    ``scale``: :func:`imresize` by ``1 / scale``, rounded to uint8."""
     scale = _check_scale(scale)
     height, width = hr_image.shape[:2]
     if height % scale or width % scale:

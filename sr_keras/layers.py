@@ -1,8 +1,5 @@
-"""Custom Keras layers of the models: registered, serialisable, no ``Lambda``.
-
-They take inputs whose height and width are known only at run time, with ops that TFLite and
-ONNX have as builtins (convolution, reshape, transpose, gather, bilinear resize), so every model
-exports with a dynamic image size (:mod:`sr_keras.export`).
+"""Custom Keras layers of the models: registered, serialisable, no ``Lambda``; any image size at
+run time, with ops TFLite and ONNX have as builtins (every model exports with a dynamic size).
 """
 
 from __future__ import annotations
@@ -23,9 +20,8 @@ def _positive_int(value, name: str) -> int:
 
 
 def bicubic_kernel(scale: int) -> np.ndarray:
-    """The ``(5, 5, scale**2)`` weights of integer bicubic upscaling (``a = -0.5``): output
-    pixel ``scale * i + p`` weighs inputs ``i - 2 .. i + 2`` by ``w[p]`` (at ``i + (p + 0.5) /
-    scale - 0.5``); ``kernel[ky, kx, py * scale + px] = w[py, ky] * w[px, kx]``."""
+    """The ``(5, 5, scale**2)`` weights of bicubic upscaling (``a = -0.5``): output phase
+    ``py * scale + px`` weighs the 5x5 inputs around it by ``w[py, ky] * w[px, kx]``."""
     scale = _positive_int(scale, "scale")
     shift = (np.arange(scale) + 0.5) / scale - 0.5
     phases = cubic_kernel(shift[:, None] - np.arange(-2, 3)[None, :], MATLAB_CUBIC_A)
@@ -64,10 +60,8 @@ class _Upscale(keras.layers.Layer):
 
 @_register
 class BicubicUpsample(_Upscale):
-    """Bicubic upscaling by an integer ``scale`` (the deck's block X1, "Interpolation"):
-    ``tf.image.resize(method="bicubic")`` (``a = -0.5``, half-pixel centres, outside taps
-    dropped) within float32 rounding, as a fixed 5x5 convolution per output phase and a pixel
-    shuffle: exports need no resize op. Constant weights: the slide counts stay as printed."""
+    """Bicubic upscaling by ``scale`` (the deck's block X1): ``tf.image.resize`` bicubic within
+    float32 rounding, as a fixed convolution and a pixel shuffle (no resize op, no weights)."""
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -100,10 +94,8 @@ class PixelShuffle(_Upscale):
 
 
 class _MirrorPad(keras.layers.Layer):
-    """Pads height and width at the bottom/right to ``_padded(size)``, mirroring the image
-    (``numpy.pad``'s ``symmetric``: the edge pixel repeats) with a gather, a builtin of TFLite
-    and ONNX (unlike symmetric pads); :class:`CropToMatch` removes the padding. Its one
-    positive integer argument is named ``_key``."""
+    """Pads the bottom/right to ``_padded(size)``, mirrored (``numpy.pad``'s ``symmetric``) by
+    a gather, a TFLite and ONNX builtin; its positive integer argument is named ``_key``."""
 
     _key = ""
 
@@ -151,7 +143,7 @@ class PadToMinimumSize(_MirrorPad):
 
 
 class _ToSecond(keras.layers.Layer):
-    """A layer that gives its first input the height and width of its second."""
+    """Gives its first input the height and width of its second."""
 
     def compute_output_shape(self, input_shapes):
         tensor_shape, reference_shape = input_shapes
@@ -170,9 +162,8 @@ class CropToMatch(_ToSecond):
 
 @_register
 class ResizeToMatch(_ToSecond):
-    """Bilinear resizing of the first input to the height and width of the second input: half-pixel
-    centres, no antialiasing (PyTorch's ``align_corners=False``), a size known at run time
-    (TFLite's ``RESIZE_BILINEAR``, ONNX's ``Resize``); float32 inside, the input's dtype out."""
+    """Bilinear resizing of the first input to the second's size (PyTorch's
+    ``align_corners=False``), computed in float32."""
 
     def call(self, inputs):
         tensor, reference = inputs
@@ -201,9 +192,8 @@ class ResidualScale(keras.layers.Layer):
 
 @_register
 class LeakyReLU(keras.layers.Layer):
-    """``max(x, negative_slope * x)`` for a slope in ``[0, 1)``. Not ``keras.layers.LeakyReLU``:
-    in graph mode TensorFlow's oneDNN rewrite fuses Conv2D + BiasAdd + Add + LeakyRelu and drops
-    the slope (0.2; TF 2.21), so ``fit`` and eager runs computed two different functions."""
+    """``max(x, negative_slope * x)``. Not ``keras.layers.LeakyReLU``: in graph mode TF 2.21's
+    oneDNN fusion of Conv2D + BiasAdd + Add + LeakyRelu drops the slope (uses 0.2)."""
 
     def __init__(self, negative_slope: float, **kwargs):
         super().__init__(**kwargs)

@@ -1,10 +1,7 @@
-"""PSNR, SSIM and MSE with the SR literature's conventions (BasicSR / MATLAB).
-
-One implementation serves NumPy callers and Keras (``model.compile(metrics=[PSNR(...)])``):
-:func:`prepare_for_metric` shaves the border and takes the Y channel, then TensorFlow measures
-(``tf.image.psnr``; ``tf.image.ssim`` with window 11, sigma 1.5, k1 = 0.01, k2 = 0.03, as Wang
-et al. 2004). Y is ITU-R BT.601 luma as MATLAB's ``rgb2ycbcr``:
-``Y = 16 + (65.481 R + 128.553 G + 24.966 B)`` for R, G, B in ``[0, 1]``, in ``[16, 235]``.
+"""PSNR, SSIM and MSE with the SR literature's conventions (BasicSR / MATLAB), for NumPy callers
+and Keras (``metrics=[PSNR(...)]``): :func:`prepare_for_metric` shaves the border and takes the Y
+channel (ITU-R BT.601, MATLAB's ``rgb2ycbcr``), then ``tf.image.psnr`` / ``tf.image.ssim``
+(window 11, sigma 1.5, as Wang et al. 2004) measure.
 """
 
 from __future__ import annotations
@@ -20,8 +17,8 @@ SSIM_WINDOW = 11
 
 
 def rgb_to_y(images, max_val: float = 255.0):
-    """The BT.601 luma (not rounded) of ``(..., H, W, 3)`` RGB in ``[0, max_val]``, as
-    ``(..., H, W, 1)`` in the same convention (``[16, 235] * max_val / 255``)."""
+    """The BT.601 luma ``(..., H, W, 1)`` of RGB in ``[0, max_val]``, in the same units: ``16 +
+    65.481 R + 128.553 G + 24.966 B`` for ``[0, 1]`` RGB, times ``max_val / 255``."""
     images = tf.convert_to_tensor(images)
     if not images.dtype.is_floating:
         images = tf.cast(images, tf.float64)
@@ -31,11 +28,9 @@ def rgb_to_y(images, max_val: float = 255.0):
 
 
 def prepare_for_metric(img1, img2, crop_border=0, test_y_channel=False, max_val=255.0):
-    """The two images (``HxWxC``, or ``NxHxWxC`` batches: the metrics then give one value per
-    image) as float tensors, ``crop_border`` pixels (``scale`` for benchmarks) shaved from each
-    side and, with ``test_y_channel``, only the Y channel (BT.601) of RGB kept, as BasicSR's
-    metrics do; ``max_val`` is their white. ValueError if the shapes differ or ``crop_border`` is
-    negative or too large."""
+    """Two ``HxWxC`` images (or ``NxHxWxC`` batches: one value per image) as float tensors,
+    ``crop_border`` pixels shaved per side and, with ``test_y_channel``, only Y kept (BasicSR's
+    rule); ``max_val`` is their white. ValueError for different shapes or a bad border."""
     img1, img2 = tf.convert_to_tensor(img1), tf.convert_to_tensor(img2)
     if img1.shape.is_fully_defined() and img2.shape.is_fully_defined():
         if img1.shape != img2.shape:
@@ -59,8 +54,8 @@ def prepare_for_metric(img1, img2, crop_border=0, test_y_channel=False, max_val=
 
 
 def psnr(img1, img2, crop_border: int = 0, test_y_channel: bool = False, max_val: float = 255.0):
-    """Peak signal-to-noise ratio in dB (``inf`` for identical images): a float for one image,
-    an array for a batch; arguments and errors as :func:`prepare_for_metric`."""
+    """PSNR in dB (``inf`` for identical images), a float or one per image of a batch;
+    arguments as :func:`prepare_for_metric`."""
     return _measure(_psnr_values, img1, img2, crop_border, test_y_channel, max_val)
 
 
@@ -102,8 +97,7 @@ def _mse_values(a, b, max_val):
 
 @keras.saving.register_keras_serializable(package="sr_keras")
 class PSNR(keras.metrics.Metric):
-    """Mean PSNR over images as a Keras metric (white ``max_val``, default 1; other arguments
-    as :func:`prepare_for_metric`; ``name`` shows in logs as ``psnr`` / ``val_psnr``)."""
+    """Mean PSNR over images as a Keras metric (arguments as :func:`prepare_for_metric`)."""
 
     _measure = staticmethod(_psnr_values)
 

@@ -1,12 +1,11 @@
-"""The deck's four CNNs as Keras functional models, each written as its slide table.
+"""The models as Keras functional models, each written as its paper's or slide's table.
 
-Source: T. Phan, T. Pham, "Image Super-Resolution", AI For Everyone (2022), Bang 1 to Bang 5;
-SRCNN after Dong et al. (TPAMI 2016), SRResNet's residual block after Ledig et al. (CVPR 2017).
-Each deck model starts with the interpolation block X1 (bicubic upscaling by ``scale``), so it
-maps an LR image straight to its HR estimate, then refines it at HR resolution. Layer names are
-the slide's block names (X1, X2, ...), so ``model.summary()`` reads like the slide. ReLU follows
-every convolution but the last; kernels are 3x3 unless the table says. Images are float32 in
-``[0, 1]``. The sub-pixel models (ESPCN, EDSR baseline, RFDN) work at LR resolution.
+The deck (T. Phan, T. Pham, "Image Super-Resolution", AI For Everyone 2022; its "Bang" are
+tables, "Hinh" figures) gives four: each starts with the interpolation block X1 (bicubic by
+``scale``) and refines at HR resolution; layer names are the slide's blocks, so
+``model.summary()`` reads like the slide. ReLU follows every convolution but the last; kernels
+are 3x3 unless the table says. The sub-pixel models (ESPCN, EDSR, RFDN) work at LR resolution.
+Images are float32 in ``[0, 1]``.
 """
 
 from __future__ import annotations
@@ -36,10 +35,8 @@ LEAKY_RELU_SLOPE = 0.05
 
 @dataclasses.dataclass(frozen=True)
 class Block:
-    """One row of a slide table: the slide's block ``name`` (the layer name), an ``operation``
-    of :data:`OPERATIONS`, its output ``filters`` (or ``IMAGE_CHANNELS``, ``SUBPIXEL_CHANNELS``),
-    ``kernel_size``, the ``inputs`` of ``add`` and ``concat``, a convolution's ``activation`` and
-    ``edsr_block``'s residual scaling ``factor``."""
+    """One row of a table: the layer ``name``, an ``operation`` of :data:`OPERATIONS`, output
+    ``filters``, the ``inputs`` of ``add``/``concat`` and ``edsr_block``'s scaling ``factor``."""
 
     name: str
     operation: str
@@ -117,13 +114,10 @@ EDSR_BASELINE = (
     _output("tail"),
 )
 
-#: RFDN (Liu, Tang, Wu, ECCV Workshops 2020; the AIM 2020 efficient SR winner), as the official
-#: code (github.com/njulj/RFDN, RFDN.py and block.py): 50 features, 4 RFDB blocks (94,450
-#: parameters each, ESA 6,650), a 1x1 fusion of their outputs, a long skip and a one-step
-#: pixel-shuffle upsampler. 417,212 parameters (x2), 423,977 (x3), 433,448 (x4): the 0.433M of
-#: the AIM 2020 report. Not IMDN (the AIM 2019 winner): its channel attention pools over the
-#: whole image, so a tiled result depends on the tiling; RFDN's ESA is local, so tiles with an
-#: overlap stay close to the untiled output.
+#: RFDN (Liu et al., ECCV Workshops 2020; AIM 2020 efficient SR winner), as the official code
+#: (github.com/njulj/RFDN): 50 features, 4 RFDB blocks, a 1x1 fusion, a long skip, a one-step
+#: pixel-shuffle upsampler; 433,448 parameters at x4 (the AIM report's 0.433M). Not IMDN: its
+#: channel attention pools the whole image, so tiled results would depend on the tiling.
 RFDN = (
     Block("head", "conv", 50, activation=None),
     *(Block(f"rfdb{index}", "rfdb", 50) for index in range(1, 5)),
@@ -141,9 +135,8 @@ ESA_MINIMUM_SIZE = 15
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-    """A registered architecture: its ``table``, the published ``parameters`` at x4, a one-line
-    ``description`` and the ``tile_multiple`` of LR tile origins (4 for the autoencoder's two
-    2x2 poolings, 6 for RFDN's ESA, strides 2 then 3)."""
+    """A registered architecture: ``table``, published ``parameters`` at x4, ``description``,
+    ``tile_multiple`` of LR tile origins (4: two 2x2 poolings; 6: RFDN's strides 2 then 3)."""
 
     table: tuple[Block, ...]
     parameters: int
@@ -187,20 +180,17 @@ OPERATIONS = {
 
 
 def available_models() -> list[str]:
-    """The names that :func:`build` accepts."""
     return list(MODELS)
 
 
 def _conv(x, filters: int, kernel_size: int, name: str, activation: str | None = None, **options):
-    """A same-padded convolution; ``"lrelu"`` adds a LeakyReLU layer named ``name + "_lrelu"``."""
     leaky = activation == LEAKY_RELU
     options = {"activation": None if leaky else activation, **options}
     x = keras.layers.Conv2D(filters, kernel_size, padding="same", name=name, **options)(x)
     return LeakyReLU(LEAKY_RELU_SLOPE, name=f"{name}_lrelu")(x) if leaky else x
 
 
-def _residual_block(x, block: Block):
-    """SRResNet's Conv-BN-ReLU-Conv-BN, or EDSR's Conv-ReLU-Conv scaled, plus the skip."""
+def _residual_block(x, block: Block):  # SRResNet's Conv-BN-ReLU-Conv-BN, or EDSR's scaled
     name, batch_norm = block.name, block.operation == "residual_block"
     y = _conv(x, block.filters, 3, f"{name}_conv1")
     if batch_norm:
@@ -222,8 +212,7 @@ def _upsampler(x, block: Block, filters: int, steps: tuple[int, ...], options: d
     return x
 
 
-def _rfdb_block(x, block: Block):
-    """RFDN's block: three distillation steps (1x1 distilled, 3x3 + skip refined), c4, c5, ESA."""
+def _rfdb_block(x, block: Block):  # three distillation steps, c4, c5, ESA
     name, filters = block.name, block.filters
     distilled = []
     for step in (1, 2, 3):
@@ -237,10 +226,8 @@ def _rfdb_block(x, block: Block):
 
 
 def _esa_block(x, name: str):
-    """RFDN's enhanced spatial attention: ``x`` times a sigmoid mask from a strided branch
-    (stride-2 valid conv, 7x7 stride-3 max pool, three 3x3 convs), mirror-padded to
-    :data:`ESA_MINIMUM_SIZE`, upsampled back (bilinear, PyTorch's ``align_corners=False``) and
-    cropped: any input size works, and from 15 pixels on it is the official model exactly."""
+    """RFDN's spatial attention: ``x`` times a sigmoid mask from a strided branch, padded to
+    :data:`ESA_MINIMUM_SIZE` (any input size; the official model from 15 pixels on)."""
     filters, reduced, prefix = x.shape[-1], x.shape[-1] // 4, f"{name}_esa"
     c1_ = _conv(x, reduced, 1, f"{prefix}_conv1")
     branch = PadToMinimumSize(ESA_MINIMUM_SIZE, name=f"{prefix}_pad")(c1_)
@@ -287,11 +274,10 @@ def _apply_block(block: Block, x, outputs: dict, scale: int, filters, options: d
 
 
 def build(name: str, scale: int = 4, channels=3, global_residual: bool = False) -> keras.Model:
-    """Builds a registered model (a key of :data:`MODELS`) at ``scale`` 2, 3 or 4: the
-    uncompiled ``keras.Model`` from ``(None, H, W, channels)`` to ``(None, scale*H, scale*W,
-    channels)``, named ``name`` (``name + "_gr"`` with ``global_residual``: the bicubic input
-    added to the output, no extra parameters, the last convolution zero-initialised so that it
-    starts as exact bicubic). The slide counts assume ``channels=3``."""
+    """The uncompiled model ``name`` (a key of :data:`MODELS`) at ``scale`` 2, 3 or 4, from
+    ``(None, H, W, channels)`` to ``(None, scale*H, scale*W, channels)``. ``global_residual``
+    adds the bicubic input to the output (named ``name + "_gr"``, no parameters; the last
+    convolution starts at zero, so the model starts as bicubic)."""
     if name not in MODELS:
         raise ValueError(f"name must be one of {available_models()}, got {name!r}")
     if scale not in SCALES:
@@ -331,9 +317,8 @@ def _operation_label(block: Block) -> str:
 
 
 def layer_table(model_name: str, scale: int = 4, channels: int = 3) -> pd.DataFrame:
-    """The slide table of a model: ``Block, Input, Operation, Channels, Parameters``, then a
-    ``Total`` row. Sizes as the slide writes them: ``AxB`` the HR size, ``(A/2)x(B/2)`` after a
-    pooling, ``(A/4)x(B/4)`` at LR resolution for x4."""
+    """The slide table of a model: ``Block, Input, Operation, Channels, Parameters``, then
+    ``Total``; sizes as the slide writes them (``AxB`` at HR, ``(A/4)x(B/4)`` at LR for x4)."""
     model = build(model_name, scale, channels)
     table = MODELS[model_name].table
     rows = []

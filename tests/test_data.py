@@ -14,7 +14,6 @@ from sr_keras.data import (
     SAMPLE_VALID,
     SkippedImageWarning,
     find_pairs,
-    iterate_pairs,
     load_pair,
     training_dataset,
     validation_dataset,
@@ -76,8 +75,7 @@ def test_find_pairs_sample():
     )
     for pair in train + valid:
         assert pair.hr_path.is_file() and pair.lr_path is None
-    name, lr, hr = next(iterate_pairs("sample", "valid", scale=4))
-    assert name == "astronaut"
+    lr, hr = load_pair(valid[0], scale=4)
     assert hr.shape == (512, 512, 3) and lr.shape == (128, 128, 3)
     with pytest.raises(ValueError, match="split"):
         find_pairs("sample", "test")
@@ -322,12 +320,13 @@ def test_validation_skips_unreadable_images(tmp_path, make_photo):
 # --- benchmarks must be complete ---------------------------------------------------------------
 
 
-def test_iterate_pairs_raises_on_a_corrupt_file(tmp_path, make_photo):
+def test_load_pair_raises_on_a_corrupt_file(tmp_path, make_photo):
     folder = tmp_path / "bench"
     write_image(folder / "a.png", make_photo(0, (24, 24)))
     (folder / "b.png").write_bytes(b"garbage")
     names = []
     with pytest.raises(ImageReadError, match="b.png"):
-        for name, _, _ in iterate_pairs(folder, scale=4):
-            names.append(name)
+        for pair in find_pairs(folder, scale=4):
+            load_pair(pair, scale=4)
+            names.append(pair.name)
     assert names == ["a"]
