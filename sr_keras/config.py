@@ -23,29 +23,25 @@ class TrainConfig:
         model: A registered model name (see ``sr_keras.models.available_models()``).
         scale: 2, 3 or 4.
         data: Training source: ``"sample"``, a DIV2K root or a folder of HR images.
-        val_data: Validation source; ``None`` means the valid split of ``data`` (DIV2K,
-            sample) or, for a plain folder, the same folder.
+        val_data: Validation source; ``None``: ``data``'s valid split, or a plain folder itself.
         out: The run directory.
         epochs: Number of epochs.
         steps_per_epoch: Batches per epoch.
         batch_size: Patches per batch (over all devices).
         patch_size: HR patch side.
         learning_rate: Initial Adam learning rate.
-        schedule: ``cosine`` (decay to 1% over the run), ``step`` (halve at 50% and 75%) or
-            ``constant``.
+        schedule: ``cosine`` (to 1% over the run), ``step`` (halve at 50% and 75%) or ``constant``.
         loss: ``mse`` (as the deck) or ``l1``.
         degradation: How training LR patches are made: ``bicubic`` (the protocol's LR, as the
             study) or ``realistic`` (random blur, kernels, noise and JPEG; see
             ``sr_keras.degradations``). Validation always uses the protocol's LR.
         global_residual: Add the bicubic input to the output (see ``models.build``).
-        precision: ``auto`` (bfloat16 where the hardware runs it natively, else float32),
-            ``float32``, ``bfloat16`` or ``float16`` (see ``sr_keras.precision``). Saved
-            models are float32 whatever the training precision.
+        precision: ``auto`` (bfloat16 where native, else float32), ``float32``, ``bfloat16`` or
+            ``float16`` (see ``sr_keras.precision``). Saved models are float32 in any case.
         ema: Momentum of an exponential moving average of the weights (e.g. ``0.999``);
             the averaged weights are the ones validated and saved. ``None``: no average.
-        init_from: Start from the weights of this ``.keras`` file instead of a random
-            initialisation: every layer whose name and weight shapes match is copied (the body
-            of an x4 model into x2 or x3, as EDSR starts x3/x4 from x2).
+        init_from: Start from this ``.keras`` file's weights: every layer whose name and weight
+            shapes match is copied (an x4 body into x2 or x3, as EDSR starts x3/x4 from x2).
         seed: Makes a CPU run repeatable (weights, data order, crops).
         cache: Cache decoded images in RAM (``True``; ``ram`` on the command line), not at all
             (``False``; ``none``) or in a file (its path).

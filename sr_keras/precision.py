@@ -36,11 +36,8 @@ def native_bfloat16() -> bool:
 
 
 def resolve(precision: str) -> str:
-    """``auto`` -> ``bfloat16`` where it is native, else ``float32``; others unchanged.
-
-    Raises:
-        ValueError: If ``precision`` is not one of :data:`PRECISIONS`.
-    """
+    """``auto`` -> ``bfloat16`` where it is native, else ``float32``; others unchanged;
+    ValueError if ``precision`` is not one of :data:`PRECISIONS`."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "auto":

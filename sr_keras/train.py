@@ -1,20 +1,13 @@
-"""Training: one ``train()`` behind ``sr-keras train``, built on ``model.fit`` and callbacks.
+"""Training: ``train()`` behind ``sr-keras train``, ``model.fit`` with callbacks.
 
-A run directory holds everything about one run:
-
-* ``config.json``: the configuration (a re-run with the same ``--out`` must use the same one);
-* ``log.csv``: one row per finished epoch (loss, PSNR, validation loss and Y-PSNR, learning
-  rate, seconds), rewritten whole at each epoch's end;
-* ``best.keras`` (best validation Y-PSNR) and ``last.keras`` (last finished epoch): float32
-  models whatever the training precision, with the averaged weights when ``ema`` is set;
-* ``backup/epoch_NNNN.weights.h5`` while the run is unfinished: model and optimizer state
-  after NNNN epochs (the newest two are kept);
-* ``summary.json`` once finished: best epoch and PSNR, steps, wall time, precision, machine;
-* ``.lock``, held by the process training into the folder.
-
-Every file is written to a temporary name and renamed, in the order log, backup, best, last,
-so a kill at any moment leaves a state the same command resumes from, with every finished
-epoch logged exactly once.
+A run directory holds ``config.json`` (a re-run into it must use the same configuration),
+``log.csv`` (a row per finished epoch: loss, PSNR, validation loss and Y-PSNR, learning rate,
+seconds), ``best.keras`` (best validation Y-PSNR) and ``last.keras`` (last epoch), float32
+whatever the training precision and averaged with ``ema``, ``backup/epoch_NNNN.weights.h5``
+(model and optimizer state after NNNN epochs, the newest two, until the run finishes),
+``summary.json`` once finished, and ``.lock`` while a process trains into it. Each file is
+written under a temporary name and renamed, in the order log, backup, best, last: a kill at any
+moment leaves a state the same command resumes from, every finished epoch logged exactly once.
 """
 
 from __future__ import annotations
@@ -36,7 +29,7 @@ import pandas as pd
 import tensorflow as tf
 
 from sr_keras import data, models, precision
-from sr_keras.config import LOSSES, SCHEDULES, TrainConfig  # noqa: F401 (re-exported)
+from sr_keras.config import LOSSES, TrainConfig
 from sr_keras.images import SRKerasError
 from sr_keras.metrics import PSNR
 from sr_keras.utils import (
@@ -52,14 +45,7 @@ DIVERGED_FACTOR = 100.0
 
 
 def learning_rate_schedule(config: TrainConfig):
-    """The learning rate as a function of the training step.
-
-    Args:
-        config: Its ``schedule``, ``learning_rate``, ``epochs`` and ``steps_per_epoch``.
-
-    Returns:
-        A Keras learning-rate schedule, or a float for ``constant``.
-    """
+    """The learning rate of ``config.schedule``: a Keras schedule, or a float for ``constant``."""
     total = config.epochs * config.steps_per_epoch
     if config.schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(config.learning_rate, total, alpha=0.01)
@@ -71,9 +57,8 @@ def learning_rate_schedule(config: TrainConfig):
 
 
 class _MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
-    """``MultiWorkerMirroredStrategy`` whose ``reduce`` takes what Keras 3's ``model.fit``
-    gives it (keras-team/keras#20585): a nested ``(x, y)`` batch, and scalar losses with
-    ``axis=0`` (reduced across replicas instead)."""
+    """``reduce`` accepts Keras 3 ``model.fit``'s nested ``(x, y)`` batch and scalar losses with
+    ``axis=0`` (reduced across replicas instead; keras-team/keras#20585)."""
 
     def reduce(self, reduce_op, value, axis):
         def reduce_one(item):
@@ -86,22 +71,12 @@ class _MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
 
 
 def distribution_strategy(devices: list[str] | None = None) -> tf.distribute.Strategy:
-    """The ``tf.distribute`` strategy to train under.
-
-    Args:
-        devices: Device names for ``MirroredStrategy`` (e.g. two logical CPUs); default all
-            GPUs when there are several.
-
-    Returns:
-        ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names a cluster (one process per
-        machine), ``MirroredStrategy`` for several local devices, else the default strategy.
-    """
+    """``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names a cluster (a process per
+    machine), ``MirroredStrategy`` over ``devices`` or several GPUs, else the default one."""
     if "cluster" in json.loads(os.environ.get("TF_CONFIG") or "{}"):
         return _MultiWorkerStrategy()
-    if devices:
-        return tf.distribute.MirroredStrategy(devices)
-    if len(tf.config.list_logical_devices("GPU")) > 1:
-        return tf.distribute.MirroredStrategy()
+    if devices or len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy(devices or None)  # None: all GPUs
     return tf.distribute.get_strategy()
 
 
@@ -129,14 +104,12 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class DivergenceGuard(keras.callbacks.Callback):
-    """Stops training at the first batch whose loss is not finite or explodes (see
-    ``DIVERGED_FACTOR``); ``diverged`` holds ``(epoch, batch, loss)``. The writing callbacks
-    skip the epoch it stops in, so the run directory keeps the last good state."""
+    """Stops training at the first batch whose loss is not finite or explodes (DIVERGED_FACTOR)
+    and sets ``diverged = (epoch, batch, loss)``; writers skip that epoch (last good state kept)."""
 
     def __init__(self):
         super().__init__()
-        self.diverged = None
-        self._epoch, self._lowest = 0, math.inf
+        self.diverged, self._epoch, self._lowest = None, 0, math.inf
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -150,17 +123,9 @@ class DivergenceGuard(keras.callbacks.Callback):
 
 
 class WholeImageValidation(keras.callbacks.Callback):
-    """Validates on whole images at the end of each epoch: ``val_loss`` and ``val_psnr``.
-
-    Images of different sizes go one at a time through a function traced once for unknown
-    height and width, on one device even under ``MirroredStrategy`` (a global batch of one
-    image cannot be split across replicas). Y-PSNR uses the benchmark border (``scale``).
-
-    Args:
-        dataset: ``(lr, hr)`` batches of one image, as from ``data.validation_dataset``.
-        scale: The scale (border shaved for PSNR).
-        loss: Keras loss name, reported as ``val_loss``.
-    """
+    """Logs ``val_loss`` (Keras loss ``loss``) and ``val_psnr`` (Y-PSNR, border ``scale``) over
+    ``dataset``'s single ``(lr, hr)`` images at each epoch's end, through one function traced
+    for any size, on one device (a batch of one image cannot be split across replicas)."""
 
     def __init__(self, dataset: tf.data.Dataset, scale: int, loss: str):
         super().__init__()
@@ -192,9 +157,8 @@ class WholeImageValidation(keras.callbacks.Callback):
 
 
 class AveragedWeights(keras.callbacks.SwapEMAWeights):
-    """Puts the optimizer's moving average of the weights into the model at each epoch's end
-    (for validation, checkpoints and the backup) and the trained weights back at the next
-    epoch's start. A run resumed from a backup starts with the average in the model."""
+    """Swaps the optimizer's weight average into the model at each epoch's end (validation,
+    checkpoints, backup) and back at the next start; a resumed run starts with the average in."""
 
     def __init__(self, resumed: bool):
         super().__init__(swap_on_epoch=True)
@@ -224,18 +188,14 @@ class EpochLog(keras.callbacks.Callback):
 
 
 class Backup(keras.callbacks.Callback):
-    """Saves model and optimizer state as ``backup/epoch_NNNN.weights.h5`` after each epoch.
-
-    Written to a temporary name and renamed, so every such file is complete; the newest two
-    are kept (workers of a multi-machine run may be one epoch apart after a kill).
-    """
+    """Saves model and optimizer state as ``backup/epoch_NNNN.weights.h5`` after each epoch,
+    atomically; keeps the newest two (a multi-machine run's workers may be an epoch apart)."""
 
     def __init__(self, folder: Path):
         super().__init__()
         self.folder = Path(folder)
 
-    def _files(self) -> dict[int, Path]:
-        """Epoch count -> backup file."""
+    def _files(self) -> dict[int, Path]:  # epoch count -> backup file
         pattern = re.compile(r"epoch_(\d+)\.weights\.h5")
         names = (pattern.fullmatch(path.name) for path in self.folder.glob("epoch_*"))
         return {int(name[1]): self.folder / name[0] for name in names if name}
@@ -257,11 +217,8 @@ class Backup(keras.callbacks.Callback):
                 old.unlink(missing_ok=True)
 
     def restore(self, model: keras.Model, epochs: int) -> None:
-        """Loads the backup after ``epochs`` epochs (none for 0) into a compiled model.
-
-        Raises:
-            SRKerasError: If that backup is missing or unreadable.
-        """
+        """Loads the backup after ``epochs`` epochs (none for 0) into a compiled model;
+        ``SRKerasError`` if it is missing or unreadable."""
         model.optimizer.build(model.trainable_variables)  # on every worker: a collective
         if not epochs:
             return
@@ -276,14 +233,8 @@ class Backup(keras.callbacks.Callback):
 
 
 class Checkpoint(keras.callbacks.Callback):
-    """Saves the model as a float32 ``.keras`` file at finished epochs' ends, atomically.
-
-    Args:
-        path: The ``.keras`` file.
-        twin: A float32 model of the same architecture that the weights are copied into.
-        monitor: Save only when this log value improves (``None``: every epoch).
-        best: The best value so far (e.g. from the log of a resumed run).
-    """
+    """Saves the model at finished epochs' ends, atomically, as a float32 ``.keras`` file via
+    ``twin`` (a float32 copy); with ``monitor``, only when that log value beats ``best`` so far."""
 
     def __init__(self, path: Path, twin, monitor: str | None = None, best: float = -math.inf):
         super().__init__()
@@ -316,12 +267,8 @@ def save_model(model: keras.Model, path: Path) -> Path:
 
 def publish(run_dir: Path, results_dir: Path, name: str, weights: str = "best") -> Path:
     """Copies a finished run into ``results_dir``: ``weights/<name>.keras`` (``best`` or
-    ``last``, without optimizer state), ``logs/<name>.csv`` and ``logs/<name>.json`` (the
-    run's configuration and summary).
-
-    Raises:
-        SRKerasError: If the run has not finished.
-    """
+    ``last``, no optimizer state), ``logs/<name>.csv`` and ``logs/<name>.json`` (configuration
+    and summary). ``SRKerasError`` if the run has not finished."""
     run_dir, results_dir = Path(run_dir), Path(results_dir)
     if not (run_dir / "summary.json").is_file():
         raise SRKerasError(f"run '{run_dir}' has not finished: resume it with its command first")
@@ -339,11 +286,8 @@ def publish(run_dir: Path, results_dir: Path, name: str, weights: str = "best") 
 
 @contextlib.contextmanager
 def run_lock(run_dir: Path):
-    """Holds ``run_dir/.lock`` (an OS file lock, freed when the process dies) while training.
-
-    Raises:
-        SRKerasError: If another live process holds it.
-    """
+    """Holds ``run_dir/.lock`` (an OS file lock, freed when the process dies) while training;
+    ``SRKerasError`` if another live process holds it."""
     import fcntl
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -388,17 +332,8 @@ def _check_config(run_dir: Path, config: TrainConfig) -> None:
         )
 
 
-def _common_epochs(strategy: tf.distribute.Strategy, done: int) -> int:
-    """The epochs every worker has a backup of (the smallest ``done`` over the workers)."""
-    if not isinstance(strategy, _MultiWorkerStrategy):
-        return done
-    value = strategy.run(lambda: tf.constant([done]))
-    return int(tf.reduce_min(strategy.gather(value, axis=0)))
-
-
 def _forget_failed_start(run_dir: Path, created: bool, wrote_config: bool) -> None:
-    """Undoes a start that failed before any epoch finished (bad data, a divergence, Ctrl-C):
-    removes the folder if it made it, else the ``config.json`` it made, so a fixed command runs."""
+    """Undoes a start that failed before any epoch finished: the folder or config.json it made."""
     if (run_dir / "log.csv").exists() or Backup(run_dir / "backup").newest():
         return
     if created:
@@ -435,15 +370,7 @@ def _read_log(path: Path, epochs_done: int) -> list[dict]:
 
 
 def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
-    """Compiles a model for training.
-
-    Args:
-        model: The model.
-        config: Its ``loss``, learning-rate and ``ema`` settings.
-
-    Returns:
-        The same model, compiled with Adam, the loss and the Y-PSNR metric.
-    """
+    """Compiles ``model`` with Adam (``config``'s schedule and ``ema``), loss and Y-PSNR."""
     ema = {"use_ema": True, "ema_momentum": config.ema} if config.ema else {}
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate_schedule(config), **ema),
@@ -472,18 +399,6 @@ def _datasets(config: TrainConfig, worker: int) -> tuple[tf.data.Dataset, tf.dat
         config.val_data or config.data, config.scale, center_crop_size=config.val_center_crop
     )
     return train_data.with_options(options), val_data
-
-
-def _build(config: TrainConfig, strategy, resolved: str) -> tuple[keras.Model, keras.Model]:
-    """The model to train (compiled, under the strategy and precision) and its float32 twin."""
-    with precision.policy(resolved), strategy.scope():
-        model = models.build(config.model, config.scale, global_residual=config.global_residual)
-        compile_model(model, config)
-        if config.init_from:
-            _initialise(model, Path(config.init_from))
-    with precision.policy("float32"):
-        twin = models.build(config.model, config.scale, global_residual=config.global_residual)
-    return model, twin
 
 
 def _initialise(model: keras.Model, path: Path) -> None:
@@ -533,14 +448,11 @@ def train(
 ) -> tuple[keras.Model, pd.DataFrame]:
     """Trains a model; resumes the run in ``config.out`` if it was interrupted.
 
-    Under ``TF_CONFIG`` (several machines), every worker runs this with the same config;
-    only the chief writes ``config.out``, the others keep their backups in
-    ``config.out/worker<N>`` (their own folder, also on a shared file system).
+    Under ``TF_CONFIG`` (several machines) every worker runs this with the same config; only
+    the chief writes ``config.out``, the others keep backups in ``config.out/worker<N>``.
 
     Args:
-        config: The run's configuration.
-        devices: Devices for ``MirroredStrategy`` (e.g. two logical CPUs in tests); default
-            all GPUs if there are several.
+        devices: For ``MirroredStrategy`` (e.g. two logical CPUs); default all GPUs if several.
         verbose: ``model.fit`` verbosity (1: progress bar, 2: one line per epoch).
 
     Returns:
@@ -582,7 +494,13 @@ def train(
 def _fit(config, run_dir, strategy, worker, verbose):
     train_data, val_data = _datasets(config, worker)
     resolved = precision.resolve(config.precision)
-    model, twin = _build(config, strategy, resolved)
+    with precision.policy(resolved), strategy.scope():
+        model = models.build(config.model, config.scale, global_residual=config.global_residual)
+        compile_model(model, config)
+        if config.init_from:
+            _initialise(model, Path(config.init_from))
+    with precision.policy("float32"):  # the checkpoints' float32 copy
+        twin = models.build(config.model, config.scale, global_residual=config.global_residual)
     write = not worker
     if write:
         config_text = json.dumps(dataclasses.asdict(config), indent=2)
@@ -591,8 +509,10 @@ def _fit(config, run_dir, strategy, worker, verbose):
     log_path = run_dir / "log.csv"
     backup = Backup(run_dir / "backup")
     with strategy.scope():
-        # Every worker resumes from the last epoch all of them have backed up.
-        done = _common_epochs(strategy, backup.newest())
+        done = backup.newest()
+        if isinstance(strategy, _MultiWorkerStrategy):  # the last epoch every worker backed up
+            newest = strategy.run(lambda: tf.constant([done]))
+            done = int(tf.reduce_min(strategy.gather(newest, axis=0)))
         backup.restore(model, done)
     rows = _read_log(log_path, done)
     best = max((row["val_psnr"] for row in rows if "val_psnr" in row), default=-math.inf)
