@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 
 def training_step_seconds(
@@ -28,3 +30,22 @@ def training_step_seconds(
         model.train_on_batch(lr, hr)
         steps += 1
     return (time.perf_counter() - start) / steps
+
+
+def update_markdown_section(path: str | os.PathLike, heading: str, body: str) -> Path:
+    """Replaces (or appends) the ``## heading`` section of a Markdown file, atomically."""
+    from sr_keras.utils import atomic_write_text
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
+    lines = text.rstrip("\n").split("\n")
+    marker = f"## {heading}"
+    section = [marker, "", *body.rstrip("\n").split("\n")]
+    if marker in lines:
+        start = lines.index(marker)
+        ends = (i for i in range(start + 1, len(lines)) if lines[i].startswith("## "))
+        end = next(ends, len(lines))
+        lines[start:end] = section + [""] * (end < len(lines))
+    else:
+        lines += ["", *section]
+    return atomic_write_text(path, "\n".join(lines) + "\n")

@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from common import training_step_seconds  # noqa: E402
+from common import training_step_seconds, update_markdown_section  # noqa: E402
 
 
 def multiply_adds_per_output_pixel(model_name: str, scale: int, lr_size: int = 32) -> float:
@@ -135,7 +135,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from sr_keras.models import build
-    from sr_keras.utils import machine_description, update_markdown_section
+    from sr_keras.utils import machine_description
 
     peaks = matmul_peak_gflops()
     peak = max(peaks["tensorflow"], peaks["numpy"])

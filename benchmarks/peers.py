@@ -259,10 +259,11 @@ def main(argv=None) -> int:
     import keras
     import numpy as np
     import onnxruntime
+    from common import update_markdown_section
 
     from sr_keras import export, models
     from sr_keras.inference import model_function
-    from sr_keras.utils import machine_description, update_markdown_section
+    from sr_keras.utils import machine_description
 
     torch.set_num_threads(os.cpu_count() or 1)
     peak = max(matmul_peak_gflops().values())

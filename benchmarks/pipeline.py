@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "BSDS500"
 
 
-from common import training_step_seconds  # noqa: E402
+from common import training_step_seconds, update_markdown_section  # noqa: E402
 
 
 def pipeline_rate(
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
         return 2
 
     from sr_keras.precision import policy
-    from sr_keras.utils import machine_description, update_markdown_section
+    from sr_keras.utils import machine_description
 
     shape = (args.data, args.scale, args.patch_size, args.batch_size, args.seconds)
     delivered, warmup = pipeline_rate(*shape)

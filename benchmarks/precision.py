@@ -44,9 +44,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmarks.md")
     args = parser.parse_args(argv)
 
+    from common import update_markdown_section
+
     from sr_keras.evaluate import evaluate
     from sr_keras.inference import predictor
-    from sr_keras.utils import machine_description, shared_data_dir, update_markdown_section
+    from sr_keras.utils import machine_description, shared_data_dir
 
     data = shared_data_dir()
     inputs = sorted((data / "Set5").glob("*.png")) + sorted((data / "Set14").glob("*.png"))

@@ -13,6 +13,10 @@ import re
 import sys
 from pathlib import Path
 
+from sr_keras import __version__, utils
+from sr_keras.config import CHOICES, TrainConfig
+from sr_keras.precision import PRECISIONS, resolve
+
 # TensorFlow's C++ start-up lines (oneDNN, CUDA probing, a "CUDA error" without a GPU) are
 # noise for users: hide its C++ logging below FATAL, and its gRPC logging, before it loads.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -24,11 +28,7 @@ MAX_INTERPOLATION_SCALE = 16
 
 def _import_tensorflow_quietly() -> None:
     """Imports TensorFlow without its C++ start-up lines (shown if the import fails)."""
-    if "tensorflow" in sys.modules:
-        return
-    from sr_keras.utils import quiet_native_stderr
-
-    with quiet_native_stderr():
+    with utils.quiet_native_stderr():
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
 
@@ -83,8 +83,6 @@ def _model_help(baselines: bool = True) -> str:
 
 
 def _precision(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
-    from sr_keras.precision import PRECISIONS
-
     # fmt: off
     parser.add_argument("--precision", choices=PRECISIONS, default=default, help="auto "
         "(default): bfloat16 compute where the CPU (avx512_bf16, amx_bf16) or GPU (compute "
@@ -100,7 +98,7 @@ def _options(args, *dropped: str) -> dict:
 
 def _add_study(parser: argparse.ArgumentParser) -> None:
     add, modes = parser.add_argument, parser.add_mutually_exclusive_group()
-    mode = dict(action="store_const", dest="mode")
+    mode = dict(action="store_const", dest="mode", default=os.environ.get("SR_KERAS_MODE"))
     # fmt: off
     modes.add_argument("--full", const="full", **mode, help="the real study: train each model "
         "with its recipe on --train-data, evaluate on Set5/Set14, write results/ (also "
@@ -127,14 +125,11 @@ def _add_study(parser: argparse.ArgumentParser) -> None:
 def _run_study(args) -> int:
     """the study on the sample photos: baselines, the shipped models, figures (--full: train)
 
-    The interpolation baselines at each scale and every shipped model evaluated with the
-    standard protocol on the sample photos, the side-by-side figure and one photo upscaled by
-    the default model, into runs/study. --quick-train trains each model a few steps instead (a
-    smoke run); --full is the real study: it trains every model (results into results/)."""
+    Interpolation baselines and the shipped models on the sample photos (standard protocol),
+    the side-by-side figure and one photo upscaled by the default model, into runs/study."""
     from sr_keras import study
 
-    mode = args.mode or os.environ.get("SR_KERAS_MODE") or "shipped"
-    study.run(**_options(args, "mode"), mode=mode)
+    study.run(**_options(args, "mode"), mode=args.mode or "shipped")
     return 0
 
 
@@ -171,13 +166,12 @@ def _run_evaluate(args) -> int:
     Per-image and mean Y-PSNR, Y-SSIM, RGB PSNR, MSE and time per image."""
     from sr_keras.evaluate import evaluate_named, write_table
     from sr_keras.inference import default_model
-    from sr_keras.utils import check_output, ensure_writable_folder, remove_stale_temp_files
 
     report = [args.report.with_suffix(suffix) for suffix in (".csv", ".md")] if args.report else []
     for output in [args.csv] * bool(args.csv) + report:  # before any work
-        check_output(output, args.overwrite)
-        ensure_writable_folder(output.parent)
-        remove_stale_temp_files(output)
+        utils.check_output(output, args.overwrite)
+        utils.ensure_writable_folder(output.parent)
+        utils.remove_stale_temp_files(output)
     names = _names(args.model or [default_model(args.scale, robust=False)])
     table, summary = evaluate_named(names, **_options(args, "model", "csv", "report", "overwrite"))
     if args.csv:
@@ -202,8 +196,6 @@ def _field_helps(cls) -> dict[str, str]:
 
 def _add_train(parser: argparse.ArgumentParser) -> None:
     """One flag per field of :class:`sr_keras.config.TrainConfig` (help from its docstring)."""
-    from sr_keras.config import CHOICES, TrainConfig
-
     helps = _field_helps(TrainConfig)
     overrides = {
         "model": dict(required=True, choices=_registry()),
@@ -222,20 +214,17 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
         if options.get("default") not in (None, False) and not options.get("required"):
             options["help"] += " (default: %(default)s)"
         parser.add_argument(f"--{field.name.replace('_', '-')}", **options)
-    parser.add_argument("--verbose", type=int, help="1: progress bar, 2: a line per epoch")
+    verbose = dict(type=int, default=1 if sys.stdout.isatty() else 2)
+    parser.add_argument("--verbose", **verbose, help="1: progress bar, 2: a line per epoch")
 
 
 def _run_train(args) -> int:
     """train a model (resumes a killed run when re-run with the same arguments)
 
-    Train with model.fit: Adam with a schedule, validation Y-PSNR on whole images each epoch,
-    best/last checkpoints, CSV log, BackupAndRestore."""
-    from sr_keras.config import TrainConfig
+    Keras' fit: Adam with a schedule, validation Y-PSNR each epoch, best/last weights, CSV log."""
     from sr_keras.train import train
 
-    config = TrainConfig(**_options(args, "verbose"))
-    verbose = args.verbose if args.verbose is not None else (1 if sys.stdout.isatty() else 2)
-    _, log = train(config, verbose=verbose)
+    _, log = train(TrainConfig(**_options(args, "verbose")), verbose=args.verbose)
     best = log["val_psnr"].max()
     print(f"done: best validation Y-PSNR {best:.2f} dB; weights in {args.out}/best.keras")
     return 0
@@ -271,8 +260,8 @@ def _add_upscale(parser: argparse.ArgumentParser) -> None:
     add("--tile", type=_non_negative, default=256, help="largest LR tile side in pixels, "
         "smaller where one tile of the model would need more than 768 MB (0: no tiling)")
     add("--overlap", type=_non_negative, default=32, help="LR context per tile side")
-    add("--self-ensemble", action="store_true", help="average over the 8 flips/rotations (8x "
-        "slower, usually a little sharper)")
+    add("--self-ensemble", action="store_true", dest="ensemble", help="average over the 8 "
+        "flips/rotations (8x slower, usually a little sharper)")
     add("--overwrite", action="store_true", help="replace existing outputs (default: skip them, "
         "so that a rerun resumes)")
     # fmt: on
@@ -282,18 +271,13 @@ def _add_upscale(parser: argparse.ArgumentParser) -> None:
 def _run_upscale(args) -> int:
     """upscale your own images with a trained model
 
-    Upscale files or folders; large images run in tiles with bounded memory. Grayscale stays
-    grayscale, RGBA keeps its alpha, 16-bit stays 16-bit."""
+    Large images run in tiles (bounded memory); gray, RGBA and 16-bit images keep their kind."""
     from sr_keras.inference import default_model, upscale_files
-    from sr_keras.precision import resolve
 
     model = args.model or default_model(args.scale)
     print(f"model: {model} (x{args.scale}, {resolve(args.precision)})")
-    options = _options(args, "inputs", "output", "model", "scale", "self_ensemble")
-    written, notices, errors = upscale_files(
-        args.inputs, args.output, model, args.scale, ensemble=args.self_ensemble, **options
-    )
-    return _report_batch(written, notices, errors)
+    options = _options(args, "inputs", "output", "model", "scale")
+    return _report_batch(*upscale_files(args.inputs, args.output, model, args.scale, **options))
 
 
 def _report_batch(written: list, notices: list[str], errors: list[str]) -> int:
@@ -325,15 +309,13 @@ def _add_export(parser: argparse.ArgumentParser) -> None:
 def _run_export(args) -> int:
     """export a trained model to SavedModel, TFLite or ONNX (dynamic image size)
 
-    Export a model for serving and check it: the exported file is run with its own runtime on
-    random images of two sizes and compared with Keras (limit: max abs difference 1e-4 on
-    [0, 1] images)."""
+    The export is run with its own runtime on random images of two sizes and compared with
+    Keras (limit: max abs difference 1e-4 on [0, 1] images)."""
     from sr_keras import export
     from sr_keras.inference import load_model
-    from sr_keras.utils import ensure_writable_folder
 
     export.check_export_path(args.output, args.format, args.overwrite)  # before any work
-    ensure_writable_folder(args.output.parent)
+    utils.ensure_writable_folder(args.output.parent)
     model = load_model(args.model, args.scale, args.weights)
     path = export.export_model(model, args.output, args.format, overwrite=args.overwrite)
     print(f"wrote {path} ({args.format}, {args.model} x{args.scale}, any image size)")
@@ -361,21 +343,19 @@ def _add_interpolate(parser: argparse.ArgumentParser) -> None:
 def _run_interpolate(args) -> int:
     """upscale image files with nearest, bilinear or bicubic interpolation
 
-    Upscale images by an integer factor. Bicubic is OpenCV's kernel (a = -0.75), as in the
-    deck. Channels and bit depth are kept."""
+    Bicubic is OpenCV's kernel (a = -0.75), as in the deck; channels and bit depth are kept."""
     from sr_keras.images import OutputPlan, plan_outputs
     from sr_keras.upscaling import interpolation_upscaler, write_outputs
-    from sr_keras.utils import check_output, ensure_writable_folder
 
     single = len(args.inputs) == 1 and args.output.suffix != "" and not args.inputs[0].is_dir()
     if single:  # one output file: refused if it exists (or is the input)
-        check_output(args.output, args.overwrite, inputs=args.inputs)
+        utils.check_output(args.output, args.overwrite, inputs=args.inputs)
         plan = OutputPlan(jobs=[(args.inputs[0], args.output)])
     else:  # an output folder: existing outputs skipped, so that a rerun resumes
         plan = plan_outputs(args.inputs, args.output, args.scale, args.overwrite)
     written, errors = [], []
     if plan.jobs:
-        ensure_writable_folder(args.output.parent if single else args.output)
+        utils.ensure_writable_folder(args.output.parent if single else args.output)
         upscaler = interpolation_upscaler(args.scale, args.method)
         description = f"interpolate x{args.scale} {args.method}"
         written, errors = write_outputs(plan.jobs, upscaler, description, progress=not single)
@@ -392,8 +372,7 @@ def _add_download(parser: argparse.ArgumentParser) -> None:
 def _run_download(args) -> int:
     """download a dataset (DIV2K) in its official layout
 
-    Download, verify and extract DIV2K; restarts an interrupted download and skips what is
-    already there."""
+    Download, verify, extract; an interrupted download restarts, what is there is skipped."""
     from sr_keras import download
 
     return download.run_from_args(args)
@@ -415,8 +394,6 @@ COMMANDS = {
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of all subcommands; given a ``command``, only that one gets its arguments
     (several import TensorFlow for the registry's model names; ``""``: none)."""
-    from sr_keras import __version__
-
     parser = argparse.ArgumentParser(
         prog="sr-keras",
         description="Single-image super-resolution in Keras: baselines, models, evaluation.",
@@ -438,15 +415,12 @@ def main(argv: list[str] | None = None) -> int:
     command = next((word for word in argv if not word.startswith("-")), "")
     if command in COMMANDS and command not in ("interpolate", "download"):
         _import_tensorflow_quietly()  # before the parser, which lists the registry's models
-    # TensorFlow's Python warnings (e.g. "triggered tf.function retracing" when several models
-    # are traced in one run) are noise for command-line users.
+    # TensorFlow's Python warnings (e.g. tf.function retracing of several models) are noise.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     args = build_parser(command if command in COMMANDS else "").parse_args(argv)
-    from sr_keras.images import SRKerasError
-
     try:
         return args.run(args)
-    except (SRKerasError, ValueError, OSError, MemoryError) as error:
+    except (utils.SRKerasError, ValueError, OSError, MemoryError) as error:
         text = "out of memory" if isinstance(error, MemoryError) else str(error).strip()
         message = text.splitlines()[0] if text else repr(error)
         print(f"sr-keras {args.command}: error: {message}", file=sys.stderr)

@@ -12,7 +12,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-# SRKerasError's home is sr_keras.utils; ``from sr_keras.images import SRKerasError`` works too.
 from sr_keras.utils import OVERWRITE_FLAG, SRKerasError, atomic_write_bytes
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
@@ -25,9 +24,8 @@ class ImageReadError(SRKerasError):
 
 
 def to_rgb_uint8(image: np.ndarray, keep_alpha: bool = False) -> np.ndarray:
-    """A decoded RGB(A) image as ``HxWx3`` (``HxWx4`` with ``keep_alpha`` and an alpha) uint8:
-    gray becomes 3 channels, 16-bit ``round(v / 257)``, float in ``[0, 1]`` times 255;
-    ValueError unless the array is 2-D or 3-D with 1 to 4 channels."""
+    """A decoded image as ``HxWx3`` uint8 (``HxWx4`` with ``keep_alpha`` and an alpha): gray
+    becomes 3 channels, 16-bit ``round(v / 257)``, float in ``[0, 1]`` times 255."""
     image = np.asarray(image)
     if image.dtype == np.uint16:
         image = np.round(image.astype(np.float64) / 257.0)
@@ -46,8 +44,7 @@ def to_rgb_uint8(image: np.ndarray, keep_alpha: bool = False) -> np.ndarray:
 
 
 def decode_raw(path: str | os.PathLike) -> np.ndarray:
-    """Decodes a file as stored (any bit depth, 1 to 4 channels), channels in RGB(A) order;
-    ImageReadError if the file is missing, unreadable or not a decodable image."""
+    """Decodes a file as stored (any bit depth, 1 to 4 channels), channels in RGB(A) order."""
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: no such image file")
@@ -55,9 +52,8 @@ def decode_raw(path: str | os.PathLike) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
         raise ImageReadError(f"{path}: cannot read ({error.strerror})") from error
-    # JPEGs carry no alpha: decode them with the EXIF orientation applied (phone photos);
-    # other formats keep every channel and bit depth (IMREAD_UNCHANGED ignores EXIF, so their
-    # orientation tag is applied below).
+    # JPEGs (no alpha) are decoded with their EXIF orientation applied; IMREAD_UNCHANGED keeps
+    # the channels and depth of the others but ignores EXIF: their orientation is applied below.
     is_jpeg = data[:2].tobytes() == b"\xff\xd8"
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR if is_jpeg else cv2.IMREAD_UNCHANGED
     try:
@@ -86,8 +82,7 @@ _ORIENTATIONS = {2: (False, 0, True), 3: (False, 2, False), 4: (False, 2, True),
 
 
 def _exif_orientation(data: np.ndarray) -> int:
-    """The EXIF orientation of an encoded PNG (chunks walked here: Pillow would decode the
-    pixels before an ``eXIf``), TIFF or WebP (read by Pillow without decoding); 1 if none."""
+    """The EXIF orientation of a PNG (Pillow would decode its pixels first), TIFF or WebP."""
     head = data[:12].tobytes()
     try:
         from PIL import Image
@@ -106,7 +101,6 @@ def _exif_orientation(data: np.ndarray) -> int:
 
 
 def _png_chunk(data: np.ndarray, kind: bytes) -> bytes:
-    """The data of the first chunk of a type in an encoded PNG; empty when there is none."""
     offset = 8
     while offset + 8 <= data.size:
         length = int.from_bytes(data[offset : offset + 4].tobytes(), "big")
@@ -122,9 +116,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray, copy: bool = True) -> Path:
-    """Writes an ``HxW[xC]`` RGB(A) or gray uint8/uint16 image atomically, in the format of
-    the extension; ``copy=False`` turns a contiguous ``image`` to BGR(A) in place (an output
-    the caller is done with). SRKerasError if it cannot be encoded for that extension."""
+    """Writes an RGB(A) or gray uint8/uint16 image atomically, in the format of the extension;
+    ``copy=False`` turns a contiguous ``image`` to BGR(A) in place (one the caller is done with)."""
     path = Path(path)
     image = np.asarray(image)
     code = _SWAP_RED_BLUE.get(image.shape[2]) if image.ndim == 3 else None
@@ -141,8 +134,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, copy: bool = True) -
 
 
 def list_images(folder: str | os.PathLike, what: str = "image folder") -> list[Path]:
-    """The image files under a folder, recursively, sorted (``what`` names it in errors);
-    SRKerasError if the folder does not exist or holds no image."""
+    """The image files under a folder, recursively, sorted (``what`` names it in errors)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SRKerasError(
@@ -163,8 +155,7 @@ def list_images(folder: str | os.PathLike, what: str = "image folder") -> list[P
 
 @dataclass
 class OutputPlan:
-    """What a batch command will write: ``jobs`` (input, output) in input order, one-line
-    ``notices`` for inputs skipped on purpose and ``errors`` for inputs that cannot run."""
+    """A batch's (input, output) ``jobs``, ``notices`` of skipped inputs and one-line ``errors``."""
 
     jobs: list[tuple[Path, Path]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
@@ -195,13 +186,12 @@ _OUTPUT_NAME = re.compile(r"(.+)_x\d+\.png")
 
 
 def plan_outputs(inputs: list, out_dir, scale: int, overwrite: bool = False) -> OutputPlan:
-    """Names the outputs of a batch command and applies the output rules, before any work: each
-    image (files, folders searched recursively) goes to ``out_dir`` as ``<stem>_x<scale>.png``,
-    keeping its sub-folder; inputs that would share a name keep their extension
-    (``x.jpg_x4.png``, ``x.png_x4.png``), else the second is an error. An existing output is
-    skipped with a notice (a rerun resumes) unless ``overwrite``; an output is never an input
-    nor a folder; an input in ``out_dir`` named as another's output (``a_x4.png`` beside
-    ``a.png``) is an earlier output, skipped with a notice."""
+    """Names each image's output, ``out_dir/<sub-folder>/<stem>_x<scale>.png``, before any work.
+
+    Inputs sharing a stem keep their extension (``x.jpg_x4.png``) where that is unique, else the
+    second is an error, as is an output that is an input or a folder. Existing outputs are skipped
+    (a rerun resumes) unless ``overwrite``; so are earlier outputs among the inputs (``a_x4.png``
+    beside ``a.png``), always."""
     files, errors = _collect_inputs(inputs)
     plan = OutputPlan(errors=errors)
     kept, earlier = _without_earlier_outputs(files, Path(out_dir))

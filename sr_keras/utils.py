@@ -29,8 +29,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data) -> Path:
-    """Writes bytes (or any buffer) to a temp file beside ``path``, then renames it over ``path``;
-    OutputFolderError if the folder cannot be created or written to."""
+    """Writes bytes (any buffer) to a temp file beside ``path``, then renames it over ``path``."""
     path = Path(path)
     _make_folder(path.parent)
     handle, temp_name = temp_beside(path)
@@ -49,8 +48,7 @@ def atomic_write_bytes(path: str | os.PathLike, data) -> Path:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
-    """Yields a path (same name, in a temp folder beside ``path``) to write; on success it
-    replaces ``path`` (file or folder), else ``path`` stays. OutputFolderError if unwritable."""
+    """Yields a path to write; if the block succeeds, it replaces ``path`` (file or folder)."""
     path = Path(path)
     staging = Path(temp_beside(path, tempfile.mkdtemp))
     try:
@@ -72,9 +70,7 @@ def _make_folder(folder: Path) -> None:
 
 
 def temp_beside(path: Path, make=tempfile.mkstemp):
-    """A ``make`` (``tempfile.mkstemp`` or ``mkdtemp``) beside ``path``, named ``.<name>.<8
-    random characters>.tmp`` (what :func:`remove_stale_temp_files` removes); OutputFolderError
-    if the folder cannot be written to."""
+    """``make`` (``mkstemp`` or ``mkdtemp``) beside ``path``: ``.<name>.<8 characters>.tmp``."""
     try:
         return make(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as error:
@@ -85,8 +81,7 @@ def temp_beside(path: Path, make=tempfile.mkstemp):
 
 
 def ensure_writable_folder(folder: str | os.PathLike) -> Path:
-    """Creates a folder if needed and checks with a test file that it is writable, else
-    OutputFolderError naming it."""
+    """Creates a folder if needed and checks that it is writable (else OutputFolderError)."""
     folder = Path(folder)
     _make_folder(folder)
     handle, name = temp_beside(folder / "sr-keras-write-test")
@@ -96,8 +91,7 @@ def ensure_writable_folder(folder: str | os.PathLike) -> Path:
 
 
 def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
-    """Removes (and returns) the temp files or folders an interrupted atomic write of ``path``
-    left beside it (``.<name>.<8 characters>.tmp``), never anything else."""
+    """Removes (and returns) what an interrupted atomic write of ``path`` left beside it."""
     path = Path(path)
     pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
     removed = [item for item in path.parent.glob(".*.tmp") if pattern.fullmatch(item.name)]
@@ -117,8 +111,7 @@ def _same_path(first: Path, second: Path) -> bool:
 
 
 def check_output(path, overwrite: bool = False, inputs=()) -> Path:
-    """Applies every command's output rule to ``path`` (returned): never write over an input or
-    a folder, replace a file only with ``overwrite`` (``--overwrite``); else SRKerasError."""
+    """``path`` if it is no input nor folder, and new or ``overwrite``; else SRKerasError."""
     path = Path(path)
     for source in inputs:
         if _same_path(path, Path(source)):
@@ -132,8 +125,7 @@ def check_output(path, overwrite: bool = False, inputs=()) -> Path:
 
 @contextlib.contextmanager
 def quiet_native_stderr():
-    """Sends what native libraries write to stderr (TensorFlow's and TFLite's start-up lines)
-    to a temp file while the block runs; shows it if the block fails."""
+    """Hides what native libraries write to stderr while the block runs, unless it fails."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
@@ -151,8 +143,7 @@ def quiet_native_stderr():
 
 
 def available_memory() -> int:
-    """Bytes a new allocation can still get: the least of ``MemAvailable``, what the cgroup's
-    limit leaves and what ``ulimit -v`` leaves."""
+    """Bytes a new allocation can get: the least of MemAvailable, cgroup and ``ulimit -v`` room."""
     candidates = [_meminfo_available(), _cgroup_available(), _address_space_available()]
     return min((value for value in candidates if value is not None), default=2**63 - 1)
 
@@ -207,23 +198,6 @@ def machine_description() -> str:
         names = (line.split(":", 1)[1].strip() for line in file if line.startswith("model name"))
         cpu = next(names, cpu)
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
-
-
-def update_markdown_section(path: str | os.PathLike, heading: str, body: str) -> Path:
-    """Replaces (or appends) the ``## heading`` section of a Markdown file, atomically."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
-    lines = text.rstrip("\n").split("\n")
-    marker = f"## {heading}"
-    section = [marker, "", *body.rstrip("\n").split("\n")]
-    if marker in lines:
-        start = lines.index(marker)
-        ends = (i for i in range(start + 1, len(lines)) if lines[i].startswith("## "))
-        end = next(ends, len(lines))
-        lines[start:end] = section + [""] * (end < len(lines))
-    else:
-        lines += ["", *section]
-    return atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def project_root() -> Path:
