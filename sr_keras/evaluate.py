@@ -1,10 +1,8 @@
 """Evaluation with the standard SR protocol: per-image and mean Y-PSNR, Y-SSIM, RGB PSNR, MSE.
 
-Protocol (as DIV2K, BasicSR and the papers): HR cropped to a multiple of the scale; LR made by
-MATLAB bicubic downscale with antialiasing and rounded to uint8 (or DIV2K's official LR images);
-the super-resolved image is clipped and rounded to uint8; metrics are measured after shaving
-``crop_border`` pixels (default: the scale) from each side, on the Y channel of ITU-R BT.601
-YCbCr and on RGB.
+As DIV2K, BasicSR and the papers: HR cropped to a multiple of the scale; LR by MATLAB bicubic
+downscale with antialiasing, rounded to uint8 (or DIV2K's official LR); output clipped and rounded
+to uint8; metrics on BT.601 luma and RGB after shaving ``crop_border`` pixels (default: the scale).
 """
 
 from __future__ import annotations
@@ -53,8 +51,7 @@ def timed(function, argument, repeats: int = 1):
 
 
 def megapixel_seconds(predict: Predictor, scale: int, output_side: int = 1000, repeats=3):
-    """Seconds per megapixel of output of an LR-uint8 predictor, on a random square image
-    (after a warm-up call)."""
+    """Seconds per output megapixel of a predictor on a random square image (after a warm-up)."""
     side = round(output_side / scale)
     lr = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
     predict(lr)
@@ -62,8 +59,8 @@ def megapixel_seconds(predict: Predictor, scale: int, output_side: int = 1000, r
 
 
 def load_degraded(pair, scale: int, degradation: str = "bicubic"):
-    """``(lr, hr)`` of an image pair, the LR made by a named degradation (seeded by the image's
-    name; ``bicubic`` reads official LR images where they exist)."""
+    """``(lr, hr)`` of a pair, the LR made by a named degradation seeded by the image's name
+    (``bicubic`` reads official LR images where they exist)."""
     lr, hr = load_pair(pair, scale)
     if degradation != "bicubic":
         lr = degrade_named(hr, scale, degradation, seed=zlib.crc32(pair.name.encode()))
@@ -81,12 +78,10 @@ def evaluate(
     keep_outputs: bool = False,
     degradation: str = "bicubic",
 ) -> pd.DataFrame | tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Runs a predictor over a benchmark source (``"sample"``, a DIV2K root or a folder of HR
-    images), the LR made by ``degradation`` (:func:`load_degraded`), and measures every image
-    after shaving ``crop_border`` pixels (default: the scale): a DataFrame with :data:`COLUMNS`,
-    one row per image and a last row ``mean`` (with ``keep_outputs``, ``(table, the quantized
-    SR images by name)``). An unreadable image raises ImageReadError (a benchmark must be
-    complete), one too small to measure SRKerasError."""
+    """Measures a predictor on a benchmark (``"sample"``, a DIV2K root or a folder of HR images):
+    a DataFrame with :data:`COLUMNS`, one row per image and a last row ``mean`` (with
+    ``keep_outputs``: ``(table, the quantized SR images by name)``). ImageReadError for an
+    unreadable image (a benchmark must be complete), SRKerasError for one too small to measure."""
     crop_border = scale if crop_border is None else crop_border
     rows, outputs = [], {}
     pairs = find_pairs(source, split, scale)
@@ -115,7 +110,7 @@ def evaluate(
 
 
 def format_table(table: pd.DataFrame, markdown: bool = False) -> str:
-    """Formats a table with sensible decimals for the evaluation columns (text or Markdown)."""
+    """A table as text or Markdown, the evaluation columns with sensible decimals."""
     decimals = {"psnr_y": 2, "ssim_y": 4, "psnr_rgb": 2, "mse": 2, "seconds": 4}
     shown = table.copy()
     for column, digits in decimals.items():
@@ -135,9 +130,8 @@ def write_table(table: pd.DataFrame, csv: str | os.PathLike, markdown=None, note
 
 
 def comparison_table(tables: dict[str, pd.DataFrame], parameters: dict[str, int]) -> pd.DataFrame:
-    """The deck's results table (Name | Parameters | Loss (MSE) | PSNR | Time) from evaluation
-    tables (last row: the mean), with Y-PSNR and Y-SSIM added; PSNR and MSE on RGB in 0..255
-    units, as the deck reports them; Time in seconds per image."""
+    """The deck's results table (Name | Parameters | Loss (MSE) | PSNR | Time (s)), with Y-PSNR and
+    Y-SSIM, from evaluation tables' means: PSNR and MSE on RGB in 0..255, seconds per image."""
     columns = {"Loss (MSE)": "mse", "PSNR": "psnr_rgb", "Y-PSNR": "psnr_y", "Y-SSIM": "ssim_y"}
     rows = []
     for name, table in tables.items():
@@ -149,8 +143,7 @@ def comparison_table(tables: dict[str, pd.DataFrame], parameters: dict[str, int]
 
 
 def _labelled(names: list[str], weights: list) -> list[tuple[str, str, str | None]]:
-    """``(label, name, weights)`` per run: weights go to the trained models in order; a model
-    named twice is labelled by its weights file so both rows stay."""
+    """``(label, name, weights)`` per run; a model named twice is labelled by its weights file."""
     trained = [name for name in names if name not in BASELINES]
     if len(weights) > len(trained):
         raise ValueError(f"--weights was given {len(weights)} times for {len(trained)} models")
@@ -175,10 +168,9 @@ def evaluate_named(
     precision: str = "auto",
     **options,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``sr-keras evaluate``: models (with ``weights`` in order, default the shipped ones) and
-    baselines by name, each table printed; ``options`` go to :func:`evaluate`. Returns
-    ``(per-image table, comparison_table)``, the per-image tables of several names stacked under
-    a first column ``model``."""
+    """``sr-keras evaluate``: models (``weights`` in order, default the shipped ones) and baselines
+    by name, each table printed; ``options`` go to :func:`evaluate`. Returns ``(per-image table,
+    comparison_table)``, several names' tables stacked under a first column ``model``."""
     tables, parameters = {}, {}
     where = f"x{scale}, {dataset}, LR {options.get('degradation', 'bicubic')}"
     for label, name, path in _labelled(names, list(weights)):

@@ -1,9 +1,10 @@
-"""Side-by-side figures: HR, LR and each method's output, with a zoomed detailed region."""
+"""The study's figures: outputs side by side with a zoomed region, learning curves, trade-offs."""
 
 from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import matplotlib
 
@@ -31,8 +32,8 @@ def detail_box(image: np.ndarray, box_size: int) -> tuple[int, int]:
 def comparison_figure(
     hr, lr, outputs: dict[str, np.ndarray], scale: int, captions=None, title=None, box_size=None
 ) -> matplotlib.figure.Figure:
-    """HR, LR (nearest-upscaled) and each output (name -> image, with ``captions``) side by
-    side, above the same zoomed region of ``box_size`` HR pixels (default: a quarter side)."""
+    """HR, LR (nearest-upscaled) and each output (name -> image) side by side, above the same
+    zoomed region of ``box_size`` HR pixels (default: a quarter side)."""
     captions = captions or {}
     box_size = box_size or max(min(hr.shape[:2]) // 4, 8)
     top, left = detail_box(hr, box_size)
@@ -52,27 +53,25 @@ def comparison_figure(
         axes[1, column].imshow(
             image[top : top + box_size, left : left + box_size], interpolation="nearest"
         )
-        for axis in axes[:, column]:
-            axis.set(xticks=[], yticks=[])
+    plt.setp(axes, xticks=[], yticks=[])
     if title:
         figure.suptitle(title, fontsize=11)
     figure.tight_layout()
     return figure
 
 
-def save_figure(figure: matplotlib.figure.Figure, path: str | os.PathLike, dpi: int = 110) -> None:
-    """Saves a figure atomically (PNG unless the extension says otherwise) and closes it."""
+def save_figure(figure: matplotlib.figure.Figure, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Saves a figure atomically (PNG unless the extension says otherwise), closes it: the path."""
     buffer = io.BytesIO()
     suffix = os.path.splitext(str(path))[1].lstrip(".") or "png"
     figure.savefig(buffer, format=suffix, dpi=dpi, bbox_inches="tight")
     plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def learning_curves(log, title: str | None = None, x: str = "epoch") -> matplotlib.figure.Figure:
-    """Training loss and validation Y-PSNR from a run's ``log.csv`` table (``epoch``, ``loss``,
-    ``val_psnr``, optionally ``val_loss``) or a dict of them (one curve each), against ``epoch``
-    or ``cpu minutes`` (cumulative ``cpu_seconds``: runs compared at equal compute)."""
+    """Training loss and validation Y-PSNR of a run's ``log.csv`` table, or of a dict of them,
+    against ``epoch`` or ``x="cpu minutes"`` (cumulative ``cpu_seconds``: equal compute)."""
     logs = log if isinstance(log, dict) else {None: log}
     figure, (loss_axis, psnr_axis) = plt.subplots(1, 2, figsize=(9, 3.2))
     for name, run in logs.items():
@@ -82,12 +81,11 @@ def learning_curves(log, title: str | None = None, x: str = "epoch") -> matplotl
         if "val_loss" in run and name is None:
             loss_axis.plot(steps, run["val_loss"], marker="o", label="validation")
         psnr_axis.plot(steps, run["val_psnr"], marker="o", label=name)
-    for axis in (loss_axis, psnr_axis):
-        axis.set_xlabel(x)
-        axis.grid(alpha=0.3)
-    loss_axis.set(ylabel="loss", yscale="log")
+    loss_axis.set(xlabel=x, ylabel="loss", yscale="log")
+    psnr_axis.set(xlabel=x, ylabel="validation Y-PSNR (dB)")
+    loss_axis.grid(alpha=0.3)
+    psnr_axis.grid(alpha=0.3)
     loss_axis.legend()
-    psnr_axis.set_ylabel("validation Y-PSNR (dB)")
     if len(logs) > 1:
         psnr_axis.legend()
     if title:
@@ -97,16 +95,13 @@ def learning_curves(log, title: str | None = None, x: str = "epoch") -> matplotl
 
 
 def tradeoff_plot(table, x: str, y: str = "Y-PSNR", log_x: bool = True, title: str | None = None):
-    """A scatter of a comparison table's column ``y`` against ``x``, each point labelled with
-    its ``Name``."""
+    """A comparison table's ``y`` against ``x``, each point labelled with its ``Name``."""
     figure, axis = plt.subplots(figsize=(5.5, 3.8))
     values = table[x].clip(lower=1) if log_x and x == "Parameters" else table[x]
     axis.scatter(values, table[y])
     for value, score, name in zip(values, table[y], table["Name"], strict=True):
         axis.annotate(name, (value, score), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    if log_x:
-        axis.set_xscale("log")
-    axis.set(xlabel=x, ylabel=y)
+    axis.set(xlabel=x, ylabel=y, xscale="log" if log_x else "linear")
     axis.grid(alpha=0.3)
     if title:
         axis.set_title(title)

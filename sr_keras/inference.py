@@ -1,7 +1,5 @@
-"""Running models and baselines on images: the predictors (LR uint8 -> SR floats in 0..255) of
-evaluation and the study, shipped weights, tiled upscaling of users' files
-(:mod:`sr_keras.upscaling`: the untiled output in bounded memory).
-"""
+"""Running models and baselines: predictors (LR uint8 -> SR floats in 0..255), shipped weights,
+tiled upscaling of files (:mod:`sr_keras.upscaling`: the untiled output in bounded memory)."""
 
 from __future__ import annotations
 
@@ -50,19 +48,13 @@ def baseline_predictor(method: str, scale: int) -> Predictor:
     raise ValueError(f"method must be one of {BASELINES}, got {method!r}")
 
 
-def default_weights_path(name: str, scale: int) -> Path:
-    """The shipped weights of a model and scale (may not exist)."""
-    return WEIGHTS_DIR / f"{name}_x{scale}.keras"
-
-
 #: Suffix of the weights trained on realistic degradations (``--degradation realistic``):
 #: ``edsr_baseline_gr_realistic`` is ``edsr_baseline_gr``'s architecture with other weights.
 ROBUST_SUFFIX = "_realistic"
 
 
 def architecture_of(name: str) -> tuple[str, bool]:
-    """``srcnn_gr`` -> ``("srcnn", True)``: the registered model and the global-residual flag
-    (``_realistic`` weights share their architecture)."""
+    """``srcnn_gr`` or ``srcnn_gr_realistic`` -> ``("srcnn", True)``: model, global residual."""
     name = name.removesuffix(ROBUST_SUFFIX)
     residual = name.endswith("_gr")
     architecture = name[: -len("_gr")] if residual else name
@@ -76,8 +68,8 @@ def architecture_of(name: str) -> tuple[str, bool]:
 
 
 def shipped_models(scale: int, folder=None) -> list[str]:
-    """The model names (``srcnn``, ``srcnn_gr``...) with weights for a scale in ``folder``
-    (default the shipped ones)."""
+    """The names (``srcnn``, ``srcnn_gr``...) with weights for ``scale`` in ``folder`` (default
+    the shipped ones)."""
     suffix = f"_x{scale}.keras"
     folder = Path(folder or WEIGHTS_DIR)
     return sorted(path.name[: -len(suffix)] for path in folder.glob(f"*{suffix}"))
@@ -91,16 +83,14 @@ SHIPPED_TABLE = WEIGHTS_DIR.parent / "shipped.csv"
 
 
 def default_model(scale: int, robust: bool = True) -> str:
-    """The default model of ``upscale`` (``robust``: the weights trained on realistic
-    degradations when any is shipped) and ``evaluate`` (the protocol's best): the shipped model
-    with the best Set5 Y-PSNR in :data:`SHIPPED_TABLE` among those under
-    :data:`DEFAULT_MAX_SECONDS_PER_MEGAPIXEL` (the best of all if none is); ``srresnet`` if none
-    is shipped."""
+    """The default model of ``upscale`` (``robust``: weights trained on realistic degradations if
+    any is shipped) and ``evaluate``: the shipped model with the best Set5 Y-PSNR in
+    :data:`SHIPPED_TABLE` among those under :data:`DEFAULT_MAX_SECONDS_PER_MEGAPIXEL` (else of
+    all); ``srresnet`` if none is shipped."""
     shipped = shipped_models(scale)
-    if robust and any(name.endswith(ROBUST_SUFFIX) for name in shipped):
-        shipped = [name for name in shipped if name.endswith(ROBUST_SUFFIX)]
-    elif not robust:
-        shipped = [name for name in shipped if not name.endswith(ROBUST_SUFFIX)] or shipped
+    robust_ones = [name for name in shipped if name.endswith(ROBUST_SUFFIX)]
+    others = [name for name in shipped if name not in robust_ones]
+    shipped = (robust_ones or shipped) if robust else (others or shipped)
     if not shipped:
         return "srresnet"
     if SHIPPED_TABLE.is_file():
@@ -116,13 +106,11 @@ def default_model(scale: int, robust: bool = True) -> str:
 
 
 def load_model(name: str, scale: int, weights=None, precision: str = "float32") -> keras.Model:
-    """Loads a trained model (``name``: a registered one, ``_gr`` for the global residual) from
-    ``weights`` (a ``.keras`` model or a ``.weights.h5`` file; default the shipped ones),
-    rebuilt under the ``precision`` policy (:mod:`sr_keras.precision`) whatever it was saved in.
-    SRKerasError if the file is missing or does not fit the model; ValueError for another name.
-    """
+    """Loads a trained model from ``weights`` (``.keras`` or ``.weights.h5``; default the shipped
+    ones), rebuilt under the ``precision`` policy whatever it was saved in. SRKerasError if the
+    file is missing or does not fit the model; ValueError for an unknown ``name``."""
     architecture, residual = architecture_of(name)
-    path = Path(weights) if weights else default_weights_path(name, scale)
+    path = Path(weights) if weights else WEIGHTS_DIR / f"{name}_x{scale}.keras"
     if not path.is_file():
         if weights:
             raise SRKerasError(f"weights file '{path}' does not exist")
@@ -152,9 +140,9 @@ def load_model(name: str, scale: int, weights=None, precision: str = "float32") 
     found = model_scale(model)
     if found != scale:
         raise SRKerasError(f"{path} is a x{found} model, not x{scale}")
-    _check_architecture(model, path, name, scale)
     with precision_module.policy(precision):
         twin = models.build(architecture, scale, global_residual=residual)
+    _check_architecture(model, twin, path, name)
     twin.set_weights(model.get_weights())
     return twin
 
@@ -164,10 +152,8 @@ def _weight_shapes(model: keras.Model) -> list[tuple]:
     return [residual, *(tuple(weight.shape) for weight in model.weights)]
 
 
-def _check_architecture(model: keras.Model, path: Path, name: str, scale: int) -> None:
+def _check_architecture(model: keras.Model, expected: keras.Model, path: Path, name: str) -> None:
     """Refuses a file holding another architecture, naming it and the ``--model`` to use."""
-    architecture, residual = architecture_of(name)
-    expected = models.build(architecture, scale, global_residual=residual)
     if _weight_shapes(model) == _weight_shapes(expected):
         return
     held = re.sub(r"_\d+$", "", model.name)  # Keras numbers models with the same name
@@ -205,17 +191,14 @@ def model_function(model: keras.Model) -> ArrayFunction:
 
 
 def self_ensemble(function: ArrayFunction) -> ArrayFunction:
-    """Averages a batch function over the 8 flips and 90-degree rotations (EDSR's "+"): each
-    transformed input is upscaled and transformed back; 8x the compute."""
+    """Averages a batch function over the 8 flips and quarter turns (EDSR's "+"); 8x the compute."""
 
     def ensembled(batch: np.ndarray) -> np.ndarray:
         total = None
-        for flip in (False, True):
-            flipped = batch[:, :, ::-1] if flip else batch
+        for flip in ((), (2,)):  # no flip, then left-right
             for turns in range(4):
-                turned = np.ascontiguousarray(np.rot90(flipped, turns, axes=(1, 2)))
-                output = np.rot90(function(turned), -turns, axes=(1, 2))
-                output = output[:, :, ::-1] if flip else output
+                turned = np.ascontiguousarray(np.rot90(np.flip(batch, flip), turns, axes=(1, 2)))
+                output = np.flip(np.rot90(function(turned), -turns, axes=(1, 2)), flip)
                 total = output.astype(np.float64) if total is None else total + output
         return (total / 8).astype(np.float32)
 
@@ -223,8 +206,7 @@ def self_ensemble(function: ArrayFunction) -> ArrayFunction:
 
 
 def model_predictor(model, scale: int, tile=0, overlap=32, ensemble=False, multiple=4) -> Predictor:
-    """A model's :data:`Predictor`, in ``tile`` x ``tile`` LR pieces (0: whole images),
-    averaged over the 8 flips/rotations with ``ensemble``."""
+    """A model's :data:`Predictor` in ``tile`` x ``tile`` LR pieces (0: whole images)."""
     function = model_function(model)
     if ensemble:
         function = self_ensemble(function)
@@ -234,8 +216,7 @@ def model_predictor(model, scale: int, tile=0, overlap=32, ensemble=False, multi
 def predictor(
     name: str, scale: int, weights=None, tile=0, overlap=32, ensemble=False, precision="auto"
 ) -> tuple[Predictor, int]:
-    """``(predictor, parameters)`` of a baseline (0 parameters) or a trained model (its
-    ``weights``, default the shipped ones; see :func:`model_predictor`, :func:`load_model`)."""
+    """``(predictor, parameters)`` of a baseline (0 parameters) or a trained model."""
     if name in BASELINES:
         return baseline_predictor(name, scale), 0
     model = load_model(name, scale, weights, precision)
@@ -244,8 +225,8 @@ def predictor(
 
 
 def activation_bytes(model: keras.Model, side: int = 12) -> float:
-    """Estimated working memory per LR input pixel: four times the largest activation (a
-    convolution's input and output, a skip connection and the backend's scratch space)."""
+    """Estimated bytes per LR pixel: 4x the largest activation (a convolution's input and output,
+    a skip connection, the backend's scratch space)."""
     probe = keras.Model(model.input, [layer.output for layer in model.layers[1:]])
     outputs = probe(np.zeros((1, side, side, model.input_shape[-1]), np.float32), training=False)
     largest = max(int(np.prod(output.shape[1:])) for output in outputs)
@@ -262,8 +243,7 @@ def tile_multiple(name: str) -> int:
 def upscaling_function(
     name: str, scale: int, weights=None, ensemble=False, precision="auto"
 ) -> tuple[ArrayFunction, float]:
-    """``(batch function, bytes per LR pixel)`` of a model or baseline for
-    :func:`upscale_image`: the function on ``[0, 1]`` floats and its working memory."""
+    """``(batch function on [0, 1] floats, working bytes per LR pixel)`` of a model or baseline."""
     if name in BASELINES:
         baseline = baseline_predictor(name, scale)
 
@@ -293,13 +273,10 @@ def upscale_files(
     overwrite: bool = False,
     precision: str = "auto",
 ) -> tuple[list[Path], list[str], list[str]]:
-    """Upscales image files and folders into ``out_dir`` as ``<stem>_x<scale>.png`` with a
-    model or a baseline (``weights``, ``precision``: :func:`load_model`); returns ``(written
-    paths, notices of skipped files, error messages)``. Outputs are planned first
-    (:func:`sr_keras.images.plan_outputs`), then the folder is test-written, then the model
-    loaded and each file written (:func:`sr_keras.upscaling.write_outputs`); ``tile`` (0: whole
-    images) shrinks where one tile would need more than :data:`sr_keras.upscaling.TILE_MEMORY`
-    or a quarter of the free memory."""
+    """Upscales image files and folders into ``out_dir`` as ``<stem>_x<scale>.png``: outputs
+    planned, the folder test-written, then the model loaded and each file written. ``tile`` (0:
+    whole images) shrinks where one would need more than :data:`TILE_MEMORY` or a quarter of the
+    free memory. Returns ``(written paths, notices of skipped files, error messages)``."""
     if name not in BASELINES:
         architecture_of(name)  # a wrong name fails even when every output exists
     plan = plan_outputs(inputs, out_dir, scale, overwrite)

@@ -1,15 +1,11 @@
-"""The study, end to end: interpolation baselines, the models, their comparison and figures.
+"""The study end to end: interpolation baselines, the models, their comparison and figures.
 
-Three modes of one code path (``sr-keras study``, the notebooks' ``MODE``; ``SR_KERAS_RUNS``
-moves ``runs/``):
-
-* ``shipped`` (``sr-keras study``): the baselines and every shipped model (``results/weights``)
-  evaluated on the sample photos, the figures, one photo upscaled; under ``runs/study``.
-* ``quick`` (``--quick-train``, the notebooks' default, CI): a smoke run, each model trained a
-  few steps on the sample, under ``runs/quick``: its numbers only show that the code runs.
-* ``full`` (``--full``): each model's recipe (``sr_keras.recipes``) on the training data,
-  validated on DIV2K's valid split or the sample's photos (never the benchmarks), evaluated on
-  Set5 and Set14; weights, logs, tables and figures into ``results/``.
+Three modes of one code path (the notebooks' ``MODE``; ``SR_KERAS_RUNS`` moves ``runs/``):
+``shipped`` (``sr-keras study``) evaluates the baselines and every shipped model on the sample
+photos and upscales one (``runs/study``); ``quick`` (``--quick-train``, the notebooks' default, CI)
+trains each model a few steps on the sample (``runs/quick``: numbers that only show the code runs);
+``full`` (``--full``) trains each recipe, validates on DIV2K's valid split or the sample's photos
+(never the benchmarks), evaluates on Set5 and Set14, and writes into ``results/``.
 """
 
 from __future__ import annotations
@@ -75,10 +71,9 @@ UPSCALED_PHOTO = "chelsea.png"
 
 @dataclasses.dataclass
 class StudySettings:
-    """Where a study run reads and writes: ``mode`` (one of :data:`MODES`), the models'
-    ``scale``, training ``data`` (``None``: none found), ``val_data`` (``None``: the valid split
-    of ``data``), evaluation ``benchmarks``, ``runs_dir`` (training runs), ``results_dir``
-    (tables, figures, a full run's weights and logs) and ``precision``."""
+    """Where a study run reads and writes: training ``data`` (``None``: none found), ``val_data``
+    (``None``: ``data``'s valid split), ``results_dir`` (tables, figures, a full run's weights and
+    logs)."""
 
     mode: str
     scale: int
@@ -105,10 +100,10 @@ class StudySettings:
 
 
 def study_settings(mode=None, data=None, scale: int = 4, precision=None, out=None):
-    """The :class:`StudySettings` of a mode (default ``SR_KERAS_MODE`` or ``quick``): ``data`` is
-    the full mode's training source (default ``SR_KERAS_DATA`` or ``../shared/data/BSDS500``),
-    ``out`` the results folder (default ``runs/study``, ``runs/quick/results`` or ``results/``) and
-    ``precision`` defaults to float32 in the shipped mode (the published numbers), else ``auto``."""
+    """The settings of a mode (default ``SR_KERAS_MODE`` or ``quick``): ``data``, the full mode's
+    training data (default ``SR_KERAS_DATA`` or ``../shared/data/BSDS500``); ``out``, the results
+    folder (default ``runs/study``, ``runs/quick/results`` or ``results/``); ``precision``, by
+    default float32 in the shipped mode (the published numbers), else ``auto``."""
     mode = mode or os.environ.get("SR_KERAS_MODE", "quick")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -151,8 +146,8 @@ def run_name(model: str, scale: int, global_residual: bool = False) -> str:
 
 
 def deck_examples() -> dict[str, pd.DataFrame]:
-    """The deck's 2x2 -> 4x4 example by each method, rounded as the deck prints it; asserts
-    that the results match the deck's tables within 0.01."""
+    """The deck's 2x2 -> 4x4 example by each method, rounded as the deck prints it (asserted
+    within 0.01 of the deck's tables)."""
     from sr_keras.interpolation import interpolate
 
     results = {}
@@ -166,8 +161,7 @@ def deck_examples() -> dict[str, pd.DataFrame]:
 
 
 def baseline_table(source, scales=(2, 3, 4), methods=BASELINES, split="valid", progress=True):
-    """Mean metrics of each baseline at each scale on one source: columns ``dataset, scale,
-    method`` and the evaluation's (means over images)."""
+    """Each baseline's mean metrics at each scale on one source, by ``dataset, scale, method``."""
     rows = []
     name = dataset_name(source)
     for scale in scales:
@@ -181,8 +175,7 @@ def baseline_table(source, scales=(2, 3, 4), methods=BASELINES, split="valid", p
 
 
 def run_config(settings: StudySettings, model: str, global_residual=False) -> TrainConfig:
-    """The ``TrainConfig`` of one study run: the model's recipe with this mode's data, run
-    folder and precision."""
+    """A study run's ``TrainConfig``: the model's recipe with this mode's data and precision."""
     if settings.data is None:
         raise SRKerasError(
             "the full study needs training data: pass --train-data (a DIV2K root or a folder of "
@@ -201,11 +194,10 @@ def recipe_table(settings: StudySettings, model: str, global_residual=False) -> 
 
 
 def train_model(settings: StudySettings, model: str, global_residual=False, verbose="auto"):
-    """Trains one model with its recipe (``model.fit`` in :func:`sr_keras.train.train`; resumes
-    an interrupted run, reloads a finished one). A full run publishes
-    ``results/weights/<run>.keras`` and ``results/logs/<run>.csv`` and ``.json``, and reloads
-    what is published there instead of training over it (delete it, or ``--out``, to retrain).
-    Returns ``(model, log)``."""
+    """Trains one model with its recipe (resuming an interrupted run, reloading a finished one):
+    ``(model, log)``. A full run publishes ``results/weights/<run>.keras`` and
+    ``results/logs/<run>.csv`` and ``.json``, and reloads them rather than train over them
+    (delete them, or give ``--out``, to retrain)."""
     config = run_config(settings, model, global_residual)
     name = run_name(model, settings.scale, global_residual)
     short = name.rsplit("_x", 1)[0]
@@ -220,22 +212,20 @@ def train_model(settings: StudySettings, model: str, global_residual=False, verb
 
 def _weights_path(settings: StudySettings, name: str) -> Path:
     if settings.mode == "shipped":
-        return inference.default_weights_path(name, settings.scale)
+        return inference.WEIGHTS_DIR / f"{name}_x{settings.scale}.keras"
     if settings.quick:
         return settings.runs_dir / f"{name}_x{settings.scale}" / "best.keras"
     return settings.results_dir / "weights" / f"{name}_x{settings.scale}.keras"
 
 
 def _log_path(settings: StudySettings, name: str, suffix: str) -> Path:
-    """The published log (``.csv``, ``.json``) beside a model's weights."""
     logs = _weights_path(settings, name).parent.parent / "logs"
     return logs / f"{name}_x{settings.scale}{suffix}"
 
 
 def all_trained(settings: StudySettings, models=None) -> dict[str, keras.Model]:
-    """Every trained model of this mode (of the architectures ``models``, default all) by
-    name (``srcnn``, ``srcnn_gr``...): the recipes' order, then the other published weights
-    (``edsr_baseline_gr_realistic``...)."""
+    """This mode's trained models (of the architectures ``models``, default all) by name, in the
+    recipes' order, then the other published weights (``edsr_baseline_gr_realistic``...)."""
     names = [name for model in RECIPES for name in (model, f"{model}_gr")]
     if not settings.quick:
         published = inference.shipped_models(settings.scale, _weights_path(settings, "").parent)
@@ -251,16 +241,14 @@ def all_trained(settings: StudySettings, models=None) -> dict[str, keras.Model]:
     return found
 
 
-def evaluate_models(settings: StudySettings, trained, include_bicubic=True, self_ensemble=False):
-    """The deck-style comparison table of trained models (name -> model) and bicubic on each
-    benchmark: columns ``Dataset``, those of :func:`sr_keras.evaluate.comparison_table`,
-    ``1 MP (s)`` (seconds to upscale to a 1000x1000 output), ``Precision``, ``Budget`` (of the
-    published runs: :func:`budget`) and, with
-    ``self_ensemble``, :data:`ENSEMBLE_GAIN` (the 8-way ensemble's Y-PSNR gain; 8x the time)."""
+def evaluate_models(settings: StudySettings, trained, self_ensemble=False):
+    """The comparison table of bicubic and the trained models (name -> model) on each benchmark:
+    ``Dataset``, :func:`sr_keras.evaluate.comparison_table`'s columns, ``1 MP (s)`` (seconds to a
+    1000x1000 output), ``Precision``, the published runs' ``Budget`` and, with ``self_ensemble``,
+    :data:`ENSEMBLE_GAIN` (the 8-way ensemble's Y-PSNR gain, for 8x the time)."""
     scale = settings.scale
-    runs = {name: inference.model_predictor(model, scale) for name, model in trained.items()}
-    if include_bicubic:
-        runs = {"bicubic": inference.baseline_predictor("bicubic", scale), **runs}
+    runs = {"bicubic": inference.baseline_predictor("bicubic", scale)}
+    runs |= {name: inference.model_predictor(model, scale) for name, model in trained.items()}
     ensembled = {n: inference.model_predictor(m, scale, ensemble=True) for n, m in trained.items()}
     parameters = {name: model.count_params() for name, model in trained.items()}
     frames = []
@@ -279,8 +267,7 @@ def evaluate_models(settings: StudySettings, trained, include_bicubic=True, self
     table = pd.concat(frames, ignore_index=True)
     # A full run times a 1000x1000 output (best of 3); the others one smaller image, scaled.
     side, repeats = {"full": (1000, 3), "shipped": (500, 1)}.get(settings.mode, (200, 1))
-    timed = {"bicubic": inference.baseline_predictor("bicubic", scale), **runs}
-    seconds = {name: megapixel_seconds(run, scale, side, repeats) for name, run in timed.items()}
+    seconds = {name: megapixel_seconds(run, scale, side, repeats) for name, run in runs.items()}
     table["1 MP (s)"] = [round(seconds[name], 3) for name in table["Name"]]
     precision = resolve_precision(settings.precision)
     table["Precision"] = [precision if name in trained else "" for name in table["Name"]]
@@ -293,8 +280,8 @@ def evaluate_models(settings: StudySettings, trained, include_bicubic=True, self
 
 
 def budget(settings: StudySettings, name: str) -> str:
-    """A published run's training budget, ``steps x batch @ HR patch`` (then the run it
-    continued, or how its weights were blended); "" without a log beside its weights."""
+    """A published run's ``steps x batch @ HR patch`` (then the run it continued or its blend);
+    "" without a log beside its weights."""
     path = _log_path(settings, name, ".json")
     if not path.is_file():
         return ""
@@ -315,16 +302,14 @@ def outputs_figure(
     split: str = "valid",
     degradation: str = "bicubic",
 ):
-    """The baselines' and models' (name -> model) outputs on one image of ``source`` (default
-    the first benchmark; an index past the end wraps; LR made by ``degradation``), beside HR
-    and LR, with one zoomed crop."""
+    """The baselines' and models' (name -> model) outputs on one image of ``source`` (default the
+    first benchmark; the index wraps), beside HR and LR, with one zoomed crop."""
     scale, source = settings.scale, source or settings.benchmarks[0]
     pairs = find_pairs(source, split, scale)
     pair = pairs[image_index % len(pairs)]
     lr, hr = load_degraded(pair, scale, degradation)
     predictors = {method: inference.baseline_predictor(method, scale) for method in baselines}
-    for name, model in (trained or {}).items():
-        predictors[name] = inference.model_predictor(model, scale)
+    predictors |= {n: inference.model_predictor(m, scale) for n, m in (trained or {}).items()}
     outputs = {name: quantize(predict(lr)) for name, predict in predictors.items()}
     caption = "{psnr_y:.2f} dB / {ssim_y:.4f}"
     captions = {name: caption.format(**measure(sr, hr, scale)) for name, sr in outputs.items()}
@@ -342,14 +327,12 @@ def learning_curves_figure(settings: StudySettings, log: pd.DataFrame, name: str
 
 def save(settings: StudySettings, figure, filename: str) -> Path:
     """Saves a figure into the mode's figures folder and returns the path."""
-    path = settings.figures_dir / filename
-    save_figure(figure, path)
-    return path
+    return save_figure(figure, settings.figures_dir / filename)
 
 
 def publish_table(settings: StudySettings, table: pd.DataFrame, stem: str, title: str) -> Path:
-    """Writes ``<stem>.csv`` and ``<stem>.md`` into the results folder, the Markdown with
-    ``title``, the mode (the smoke run's label) and the machine."""
+    """Writes ``<stem>.csv`` and ``<stem>.md`` (under ``title``, the mode and the machine) into
+    the results folder."""
     what = settings.smoke or f"Mode: {settings.mode}"
     note = f"{title}\n\n{what}. Machine: {machine_description()}."
     path = settings.results_dir / f"{stem}.md"
@@ -369,10 +352,9 @@ def comparison_with_deck(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def training_runs(settings: StudySettings) -> pd.DataFrame:
-    """One row per shipped weight file (``results/logs/*.json``): which weights of the run it
-    keeps (best, last or a blend), its budget (steps, batch, HR patch, and the run it started
-    from), recipe, precision, best validation Y-PSNR, wall and
-    CPU time (CPU: all threads, from the log; empty before it was logged), machine."""
+    """One row per published run (``results/logs/*.json``): the weights it keeps (best, last or a
+    blend), budget, recipe, precision, best validation Y-PSNR, wall and CPU time (all threads;
+    empty before it was logged), machine."""
     rows = []
     for path in sorted((settings.results_dir / "logs").glob("*.json")):
         record = json.loads(path.read_text())
@@ -414,8 +396,8 @@ BASELINES_NOTE = (
 
 
 def run_baselines(settings: StudySettings, sources, scales=(2, 3, 4), split="valid"):
-    """The baselines on each source: ``baselines_<dataset>.csv`` and ``.md`` and, at the largest
-    scale, ``figures/baselines_<dataset>_x<scale>.png``; returns the combined table."""
+    """Writes ``baselines_<dataset>.csv``, ``.md`` and, at the largest scale, a figure for each
+    source; returns the combined table."""
     tables = []
     at_largest = dataclasses.replace(settings, scale=max(scales))
     for source in sources:
@@ -490,9 +472,8 @@ def run(
     split="valid",
     precision=None,
 ) -> StudySettings:
-    """``sr-keras study``: the baselines on ``data`` (default the sample, plus the benchmarks
-    in the full mode), then, unless ``baselines_only``, :func:`run_models`. ``precision``
-    defaults to float32 in the shipped mode (the published numbers), else ``auto``."""
+    """``sr-keras study``: the baselines on ``data`` (default the sample, plus the benchmarks in
+    the full mode), then, unless ``baselines_only``, :func:`run_models`."""
     settings = study_settings(mode, train_data, precision=precision, out=out)
     sources = data or list(dict.fromkeys(["sample", *settings.benchmarks]))
     print(format_table(run_baselines(settings, sources, scales, split)))

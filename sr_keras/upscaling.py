@@ -1,9 +1,8 @@
-"""Upscaling images tile by tile and files in batches, in bounded memory whatever the size.
+"""Upscaling images in tiles and files in batches, in bounded memory whatever the size.
 
-The LR image is split into ``tile x tile`` pieces, each run with ``overlap`` LR pixels of context
-on every side (the models' receptive field, the interpolation kernels) and only its centre kept:
-the untiled output. Tiles become floats on the fly and their results go straight into the
-output array, in the image's integer type. TensorFlow-free: models come as batch functions.
+Each LR tile runs with ``overlap`` pixels of context (the models' receptive field, the kernels)
+and only its centre is kept: the untiled output, written straight into an array of the image's
+integer type. TensorFlow-free: models come as batch functions.
 """
 
 from __future__ import annotations
@@ -31,11 +30,10 @@ INTERPOLATION_OVERLAP = 4
 
 
 def tile_windows(height, width, tile, overlap, multiple=4) -> list[tuple[Box, Box]]:
-    """The tiles of an image as ``(core, window)`` boxes ``(top, left, bottom, right)``: the cores
-    cover the image once; each window adds at least ``overlap`` pixels of context (but at the
-    image's edges), its origin on a multiple of ``multiple``, and moves inwards at the edges
-    rather than shrink (nearly all have one shape: the backend keeps working memory per shape).
-    ``tile`` 0, or an image no larger than a tile, gives one tile."""
+    """An image's tiles as ``(core, window)`` boxes ``(top, left, bottom, right)``: the cores cover
+    it once; each window adds ``overlap`` pixels of context (but at the image's edges), starts on
+    a multiple of ``multiple`` and moves inwards at the edges rather than shrink (one shape for
+    nearly all: the backend keeps working memory per shape). ``tile`` 0 or a small image: one."""
     if tile < 0 or overlap < 0:
         raise ValueError(f"tile and overlap must be >= 0, got {tile} and {overlap}")
     if tile == 0 or (height <= tile and width <= tile):
@@ -68,9 +66,8 @@ TILE_MEMORY = 768 * 10**6
 
 
 def fit_tile(tile, overlap, bytes_per_pixel, budget=TILE_MEMORY, multiple=4) -> int:
-    """The largest tile side, at most ``tile`` (0, whole images, is kept) and a multiple of
-    ``multiple`` (at least one), whose window (``bytes_per_pixel`` per LR pixel) fits
-    ``budget`` bytes."""
+    """The largest tile side up to ``tile`` (0, whole images, is kept), a multiple of ``multiple``
+    (at least one), whose window at ``bytes_per_pixel`` per LR pixel fits ``budget`` bytes."""
     if tile == 0:
         return 0
     overlap = math.ceil(overlap / multiple) * multiple
@@ -93,16 +90,11 @@ def predict_tiled(
     out: np.ndarray | None = None,
     normalize: bool = True,
 ) -> np.ndarray:
-    """Upscales an ``HxWxC`` image in tiles (:func:`tile_windows`; ``tile=0``: whole).
-
-    Args:
-        function: Batch function from a ``(1, h, w, C)`` float32 array to ``(1, s*h, s*w, C')``.
-        image: float32 in ``[0, 1]``, or uint8/uint16 (converted tile by tile).
-        progress: Optional callable given the number of tiles done.
-        out: ``(s*H, s*W, C')`` array to write into, returned; an integer array gets the results
-            scaled to its white, rounded and clipped. Default: float32, the raw results.
-        normalize: Feed the function floats in ``[0, 1]`` (models), else the image's values.
-    """
+    """Upscales an ``HxWxC`` image (float32 in ``[0, 1]``, or uint8/uint16 converted tile by tile)
+    with a batch function (``(1, h, w, C)`` float32 -> ``(1, s*h, s*w, C')``) in tiles
+    (:func:`tile_windows`; ``tile=0``: whole), calling ``progress(1)`` after each. Returns ``out``
+    (``(s*H, s*W, C')``, default float32: the raw results), an integer one given the results
+    scaled to its white, rounded and clipped. ``normalize``: feed ``[0, 1]`` floats (models)."""
     height, width = image.shape[:2]
     divisor = _white(image.dtype) if normalize else 1.0
     windows = tile_windows(height, width, tile, overlap, multiple)
@@ -157,11 +149,9 @@ def _interpolation_tile(scale: int) -> int:
 
 
 def upscale_image(function, image, scale, tile=256, overlap=32, progress=None, multiple=4):
-    """Upscales a decoded uint8/uint16 ``HxW`` or ``HxWxC`` (C 1 to 4) image with an RGB model's
-    batch function, keeping its dtype and channels: gray runs as gray RGB, alpha is bicubic
-    interpolated; the other arguments as :func:`predict_tiled`'s. ValueError for another dtype
-    or channel count.
-    """
+    """Upscales a uint8/uint16 ``HxW`` or ``HxWxC`` (C 1 to 4) image with an RGB model's batch
+    function (arguments as :func:`predict_tiled`'s), keeping dtype and channels: gray runs as gray
+    RGB, alpha is bicubic interpolated. ValueError for another dtype or channel count."""
     if image.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"image must be uint8 or uint16, got {image.dtype}")
     planes = image[:, :, None] if image.ndim == 2 else image
@@ -228,11 +218,10 @@ class Upscaler:
 def write_outputs(
     jobs: list[tuple[Path, Path]], upscaler: Upscaler, description: str, progress: bool = True
 ) -> tuple[list[Path], list[str]]:
-    """Upscales each ``(input, output)`` of a batch (:func:`sr_keras.images.plan_outputs`), one
-    image in memory at a time, after removing what a killed run left and checking the memory:
-    ``(written paths, error messages)``, a file that cannot be read, fit in memory or be written
-    reported, the others written atomically. ``description`` labels the progress bar over files;
-    ``progress`` shows it and one over each image's tiles."""
+    """Upscales each ``(input, output)`` of :func:`sr_keras.images.plan_outputs`, one image in
+    memory at a time, after removing what a killed run left and checking the memory; each output
+    written atomically, a file that cannot be read, fit or be written reported. ``progress`` shows
+    a bar over files (``description``) and one over tiles. ``(written paths, error messages)``."""
     from tqdm.auto import tqdm
 
     written, errors = [], []
