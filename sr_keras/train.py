@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import io
 import json
 import math
 import os
@@ -31,6 +30,7 @@ import tensorflow as tf
 from sr_keras import data, models, precision
 from sr_keras.config import LOSSES, TrainConfig
 from sr_keras.images import SRKerasError
+from sr_keras.inference import model_function
 from sr_keras.metrics import PSNR
 from sr_keras.utils import (
     atomic_write_bytes,
@@ -135,12 +135,7 @@ class WholeImageValidation(keras.callbacks.Callback):
 
     def set_model(self, model):
         super().set_model(model)
-
-        @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
-        def predict(batch):
-            return tf.cast(model(batch, training=False), tf.float32)
-
-        self._predict = predict
+        self._predict = model_function(model)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.model.stop_training:
@@ -180,11 +175,8 @@ class EpochLog(keras.callbacks.Callback):
         if self.model.stop_training:
             return
         self.rows.append({"epoch": epoch, **{key: logs[key] for key in sorted(logs or {})}})
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=list(self.rows[-1]), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        atomic_write_text(self.path, text.getvalue())
+        table = pd.DataFrame(self.rows, columns=list(self.rows[-1]))
+        atomic_write_text(self.path, table.to_csv(index=False))
 
 
 class Backup(keras.callbacks.Callback):
