@@ -164,22 +164,11 @@ def _run_evaluate(args) -> int:
     """measure methods on a dataset with the standard protocol
 
     Per-image and mean Y-PSNR, Y-SSIM, RGB PSNR, MSE and time per image."""
-    from sr_keras.evaluate import evaluate_named, write_table
+    from sr_keras.evaluate import evaluate_named
     from sr_keras.inference import default_model
 
-    report = [args.report.with_suffix(suffix) for suffix in (".csv", ".md")] if args.report else []
-    for output in [args.csv] * bool(args.csv) + report:  # before any work
-        utils.check_output(output, args.overwrite)
-        utils.ensure_writable_folder(output.parent)
-        utils.remove_stale_temp_files(output)
     names = _names(args.model or [default_model(args.scale, robust=False)])
-    table, summary = evaluate_named(names, **_options(args, "model", "csv", "report", "overwrite"))
-    if args.csv:
-        write_table(table, args.csv)
-        print(f"\nwrote {args.csv}")
-    if report:
-        write_table(summary, *report)
-        print(f"wrote {report[0]} and {report[1]}")
+    evaluate_named(names, **_options(args, "model"))
     return 0
 
 
@@ -344,22 +333,9 @@ def _run_interpolate(args) -> int:
     """upscale image files with nearest, bilinear or bicubic interpolation
 
     Bicubic is OpenCV's kernel (a = -0.75), as in the deck; channels and bit depth are kept."""
-    from sr_keras.images import OutputPlan, plan_outputs
-    from sr_keras.upscaling import interpolation_upscaler, write_outputs
+    from sr_keras.upscaling import interpolate_files
 
-    single = len(args.inputs) == 1 and args.output.suffix != "" and not args.inputs[0].is_dir()
-    if single:  # one output file: refused if it exists (or is the input)
-        utils.check_output(args.output, args.overwrite, inputs=args.inputs)
-        plan = OutputPlan(jobs=[(args.inputs[0], args.output)])
-    else:  # an output folder: existing outputs skipped, so that a rerun resumes
-        plan = plan_outputs(args.inputs, args.output, args.scale, args.overwrite)
-    written, errors = [], []
-    if plan.jobs:
-        utils.ensure_writable_folder(args.output.parent if single else args.output)
-        upscaler = interpolation_upscaler(args.scale, args.method)
-        description = f"interpolate x{args.scale} {args.method}"
-        written, errors = write_outputs(plan.jobs, upscaler, description, progress=not single)
-    return _report_batch(written, plan.notices, plan.errors + errors)
+    return _report_batch(*interpolate_files(**_options(args)))
 
 
 def _add_download(parser: argparse.ArgumentParser) -> None:

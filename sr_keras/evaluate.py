@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from sr_keras import metrics
+from sr_keras import metrics, utils
 from sr_keras.data import find_pairs, load_pair
 from sr_keras.degradations import degrade_named
 from sr_keras.inference import BASELINES, Predictor, baseline_predictor, predictor  # noqa: F401
-from sr_keras.utils import SRKerasError, atomic_write_text
 
 COLUMNS = ("image", "psnr_y", "ssim_y", "psnr_rgb", "mse", "seconds")
 
@@ -97,7 +96,7 @@ def evaluate(
         try:
             measured = measure(sr, hr, crop_border)
         except ValueError as error:  # too small for the border shave or the SSIM window
-            raise SRKerasError(
+            raise utils.SRKerasError(
                 f"{pair.hr_path}: {hr.shape[1]}x{hr.shape[0]} is too small to measure ({error}); "
                 "remove it from the dataset or lower --crop-border"
             ) from error
@@ -123,10 +122,10 @@ def format_table(table: pd.DataFrame, markdown: bool = False) -> str:
 
 def write_table(table: pd.DataFrame, csv: str | os.PathLike, markdown=None, note: str = ""):
     """Writes a table as CSV and, given a path, as Markdown (``note`` above it), atomically."""
-    atomic_write_text(csv, table.to_csv(index=False, float_format="%.6f"))
+    utils.atomic_write_text(csv, table.to_csv(index=False, float_format="%.6f"))
     if markdown:
         header = f"{note.strip()}\n\n" if note.strip() else ""
-        atomic_write_text(markdown, header + format_table(table, markdown=True) + "\n")
+        utils.atomic_write_text(markdown, header + format_table(table, markdown=True) + "\n")
 
 
 def comparison_table(tables: dict[str, pd.DataFrame], parameters: dict[str, int]) -> pd.DataFrame:
@@ -166,11 +165,21 @@ def evaluate_named(
     tile: int = 0,
     self_ensemble: bool = False,
     precision: str = "auto",
+    csv=None,
+    report=None,
+    overwrite: bool = False,
     **options,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``sr-keras evaluate``: models (``weights`` in order, default the shipped ones) and baselines
     by name, each table printed; ``options`` go to :func:`evaluate`. Returns ``(per-image table,
-    comparison_table)``, several names' tables stacked under a first column ``model``."""
+    comparison_table)``, several names' tables stacked under a first column ``model``; writes the
+    first to ``csv`` and the second to ``report`` ``.csv`` and ``.md`` (checked before any work:
+    existing files replaced only with ``overwrite``)."""
+    reports = [Path(report).with_suffix(suffix) for suffix in (".csv", ".md")] if report else []
+    for output in [csv] * bool(csv) + reports:
+        utils.check_output(output, overwrite)
+        utils.ensure_writable_folder(Path(output).parent)
+        utils.remove_stale_temp_files(output)
     tables, parameters = {}, {}
     where = f"x{scale}, {dataset}, LR {options.get('degradation', 'bicubic')}"
     for label, name, path in _labelled(names, list(weights)):
@@ -180,10 +189,16 @@ def evaluate_named(
         tables[label] = evaluate(predict, dataset, scale, description=label, **options)
         print(f"\n{label}, {where}, {parameters[label]:,} parameters")
         print(format_table(tables[label], markdown=markdown))
-    summary = comparison_table(tables, parameters)
-    if len(names) == 1:
-        return tables[label], summary
-    print(f"\ncomparison (means), {where}")
-    print(summary.to_markdown(index=False) if markdown else summary.to_string(index=False))
-    stacked = pd.concat([table.assign(model=name) for name, table in tables.items()])
-    return stacked[["model", *COLUMNS]].reset_index(drop=True), summary
+    summary, table = comparison_table(tables, parameters), tables[label]
+    if len(names) > 1:
+        print(f"\ncomparison (means), {where}")
+        print(summary.to_markdown(index=False) if markdown else summary.to_string(index=False))
+        stacked = pd.concat([table.assign(model=name) for name, table in tables.items()])
+        table = stacked[["model", *COLUMNS]].reset_index(drop=True)
+    if csv:
+        write_table(table, csv)
+        print(f"\nwrote {csv}")
+    if reports:
+        write_table(summary, *reports)
+        print(f"wrote {reports[0]} and {reports[1]}")
+    return table, summary

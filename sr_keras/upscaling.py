@@ -16,9 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from sr_keras.images import decode_raw, to_rgb_uint8, write_image
+from sr_keras.images import OutputPlan, decode_raw, plan_outputs, to_rgb_uint8, write_image
 from sr_keras.interpolation import interpolate
-from sr_keras.utils import SRKerasError, available_memory, remove_stale_temp_files
+from sr_keras.utils import (
+    SRKerasError,
+    available_memory,
+    check_output,
+    ensure_writable_folder,
+    remove_stale_temp_files,
+)
 
 #: Batch function: ``(1, h, w, C)`` floats in ``[0, 1]`` -> ``(1, s*h, s*w, C)``.
 ArrayFunction = Callable[[np.ndarray], np.ndarray]
@@ -243,3 +249,22 @@ def write_outputs(
             message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
             errors.append(message if str(path) in message else f"{path}: {message}")
     return written, errors
+
+
+def interpolate_files(inputs: list, output, scale: int, method="bicubic", overwrite=False):
+    """``sr-keras interpolate``: ``(written paths, notices, errors)``. One input file and an
+    ``output`` with a suffix: that file, refused if it exists unless ``overwrite``; else a folder
+    (:func:`sr_keras.images.plan_outputs`: existing outputs skipped, so a rerun resumes)."""
+    inputs, output = [Path(path) for path in inputs], Path(output)
+    single = len(inputs) == 1 and output.suffix != "" and not inputs[0].is_dir()
+    if single:
+        plan = OutputPlan(jobs=[(inputs[0], check_output(output, overwrite, inputs=inputs))])
+    else:
+        plan = plan_outputs(inputs, output, scale, overwrite)
+    if not plan.jobs:
+        return [], plan.notices, plan.errors
+    ensure_writable_folder(output.parent if single else output)
+    upscaler = interpolation_upscaler(scale, method)
+    description = f"interpolate x{scale} {method}"
+    written, errors = write_outputs(plan.jobs, upscaler, description, progress=not single)
+    return written, plan.notices, plan.errors + errors
