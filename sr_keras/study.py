@@ -447,8 +447,9 @@ def run_models(settings: StudySettings, models=None, self_ensemble=False) -> pd.
     table = evaluate_models(settings, trained, self_ensemble=self_ensemble)
     publish_table(settings, table, "comparison", _comparison_title(settings))
     save(settings, outputs_figure(settings, trained), "comparison.png")
-    print(f"\n{settings.smoke or 'Comparison'} (x{settings.scale}):")
-    print(table.to_string(index=False))
+    budgets = "; the .md adds training budgets" if "Budget" in table else ""
+    print(f"\n{settings.smoke or 'Comparison'} (x{settings.scale}{budgets}):")
+    print(table.drop(columns="Budget", errors="ignore").to_string(index=False))
     print(f"\nwrote {settings.results_dir}/comparison.md and figures in {settings.figures_dir}")
     if settings.mode == "shipped":
         name = inference.default_model(settings.scale)
