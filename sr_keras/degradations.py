@@ -1,12 +1,15 @@
 """How an HR image is made small: random degradations for training, named ones for evaluation.
 
-:func:`realistic` (training, in ``tf.data``, seeded per patch; in the spirit of BSRGAN and
-Real-ESRGAN with ranges moderate for PSNR): with p 0.25 the protocol's LR; else a Gaussian blur
-(p 0.3, sigma 0.2 to ``scale / 3``: more teaches over-sharpening), a downscale by one of
-:data:`RESIZES` (unantialiased ones twice: the hardest, and many tools' default; nearest at a
-random phase), noise (p 0.5, before or after: Gaussian sigma 1 to 10 or Poisson-like, grey
-with p 0.3), uint8, JPEG (p 0.5, quality 50 to 95). :func:`degrade_named` (evaluation,
-deterministic): :data:`EVALUATION_DEGRADATIONS`.
+:func:`realistic` (training, in ``tf.data``, seeded per patch; after BSRGAN and Real-ESRGAN, with
+ranges moderate for PSNR): with probability 0.25 the protocol's LR, else
+
+* a Gaussian blur (p 0.3) of sigma 0.2 to ``scale / 3`` HR pixels (more teaches over-sharpening);
+* a downscale by one of :data:`RESIZES`, unantialiased ones twice as likely (many tools' default);
+* noise (p 0.5, before or after the downscale): Gaussian of sigma 1 to 10 (0..255 units) or
+  Poisson-like (variance 0.05 to 0.5 times the value), the same in all channels with p 0.3;
+* rounding to uint8, then JPEG (p 0.5) at quality 50 to 95.
+
+:func:`degrade_named` (evaluation, deterministic): :data:`EVALUATION_DEGRADATIONS`.
 """
 
 from __future__ import annotations

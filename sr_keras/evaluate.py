@@ -175,6 +175,8 @@ def evaluate_named(
     comparison_table)``, several names' tables stacked under a first column ``model``; writes the
     first to ``csv`` and the second to ``report`` ``.csv`` and ``.md`` (checked before any work:
     existing files replaced only with ``overwrite``)."""
+    if not names:
+        raise ValueError("names: give at least one model or baseline")
     reports = [Path(report).with_suffix(suffix) for suffix in (".csv", ".md")] if report else []
     for output in [csv] * bool(csv) + reports:
         utils.check_output(output, overwrite)
@@ -189,11 +191,12 @@ def evaluate_named(
         tables[label] = evaluate(predict, dataset, scale, description=label, **options)
         print(f"\n{label}, {where}, {parameters[label]:,} parameters")
         print(format_table(tables[label], markdown=markdown))
-    summary, table = comparison_table(tables, parameters), tables[label]
+    summary = comparison_table(tables, parameters)
+    table = tables[label]
     if len(names) > 1:
         print(f"\ncomparison (means), {where}")
         print(summary.to_markdown(index=False) if markdown else summary.to_string(index=False))
-        stacked = pd.concat([table.assign(model=name) for name, table in tables.items()])
+        stacked = pd.concat([each.assign(model=name) for name, each in tables.items()])
         table = stacked[["model", *COLUMNS]].reset_index(drop=True)
     if csv:
         write_table(table, csv)

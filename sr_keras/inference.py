@@ -48,6 +48,11 @@ def baseline_predictor(method: str, scale: int) -> Predictor:
     raise ValueError(f"method must be one of {BASELINES}, got {method!r}")
 
 
+def default_weights_path(name: str, scale: int) -> Path:
+    """The shipped weights of a model at a scale (which may not exist)."""
+    return WEIGHTS_DIR / f"{name}_x{scale}.keras"
+
+
 #: Suffix of the weights trained on realistic degradations (``--degradation realistic``):
 #: ``edsr_baseline_gr_realistic`` is ``edsr_baseline_gr``'s architecture with other weights.
 ROBUST_SUFFIX = "_realistic"
@@ -110,7 +115,7 @@ def load_model(name: str, scale: int, weights=None, precision: str = "float32") 
     ones), rebuilt under the ``precision`` policy whatever it was saved in. SRKerasError if the
     file is missing or does not fit the model; ValueError for an unknown ``name``."""
     architecture, residual = architecture_of(name)
-    path = Path(weights) if weights else WEIGHTS_DIR / f"{name}_x{scale}.keras"
+    path = Path(weights) if weights else default_weights_path(name, scale)
     if not path.is_file():
         if weights:
             raise SRKerasError(f"weights file '{path}' does not exist")
@@ -179,14 +184,21 @@ def model_scale(model: keras.Model) -> int:
     return int(output.shape[1]) // side
 
 
-def model_function(model: keras.Model) -> ArrayFunction:
-    """The model as an :data:`ArrayFunction` (a ``tf.function`` traced once for all sizes)."""
+def traced_model(model: keras.Model):
+    """The model as a ``tf.function`` of ``(1, h, w, C)`` float32 tensors, traced once for all
+    sizes, with a float32 output."""
     channels = model.input_shape[-1]
 
     @tf.function(input_signature=[tf.TensorSpec([1, None, None, channels], tf.float32)])
     def run(batch):
         return tf.cast(model(batch, training=False), tf.float32)
 
+    return run
+
+
+def model_function(model: keras.Model) -> ArrayFunction:
+    """The model as an :data:`ArrayFunction` (NumPy in and out; :func:`traced_model`)."""
+    run = traced_model(model)
     return lambda batch: run(tf.convert_to_tensor(batch, tf.float32)).numpy()
 
 

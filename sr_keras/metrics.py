@@ -97,7 +97,8 @@ def _mse_values(a, b, max_val):
 
 @keras.saving.register_keras_serializable(package="sr_keras")
 class PSNR(keras.metrics.Metric):
-    """Mean PSNR over images as a Keras metric (arguments as :func:`prepare_for_metric`)."""
+    """Mean PSNR over images as a Keras metric, on ``[0, max_val]`` images (default 1: a model's
+    range) and Y by default; arguments as :func:`prepare_for_metric`."""
 
     _measure = staticmethod(_psnr_values)
 

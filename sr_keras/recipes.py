@@ -96,4 +96,5 @@ def recipe(
     if model not in RECIPES:
         raise ValueError(f"model must be one of {list(RECIPES)}, got {model!r}")
     values = QUICK if quick else {**COMMON, **RECIPES[model]}
-    return TrainConfig(model, scale, data, val_data, out, global_residual=global_residual, **values)
+    where = dict(data=data, val_data=val_data, out=out, global_residual=global_residual)
+    return TrainConfig(model=model, scale=scale, **where, **values)

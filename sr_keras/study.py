@@ -212,7 +212,7 @@ def train_model(settings: StudySettings, model: str, global_residual=False, verb
 
 def _weights_path(settings: StudySettings, name: str) -> Path:
     if settings.mode == "shipped":
-        return inference.WEIGHTS_DIR / f"{name}_x{settings.scale}.keras"
+        return inference.default_weights_path(name, settings.scale)
     if settings.quick:
         return settings.runs_dir / f"{name}_x{settings.scale}" / "best.keras"
     return settings.results_dir / "weights" / f"{name}_x{settings.scale}.keras"
@@ -309,7 +309,8 @@ def outputs_figure(
     pair = pairs[image_index % len(pairs)]
     lr, hr = load_degraded(pair, scale, degradation)
     predictors = {method: inference.baseline_predictor(method, scale) for method in baselines}
-    predictors |= {n: inference.model_predictor(m, scale) for n, m in (trained or {}).items()}
+    for name, model in (trained or {}).items():
+        predictors[name] = inference.model_predictor(model, scale)
     outputs = {name: quantize(predict(lr)) for name, predict in predictors.items()}
     caption = "{psnr_y:.2f} dB / {ssim_y:.4f}"
     captions = {name: caption.format(**measure(sr, hr, scale)) for name, sr in outputs.items()}

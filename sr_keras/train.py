@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import io
 import json
 import math
 import os
@@ -30,7 +31,7 @@ import tensorflow as tf
 from sr_keras import data, models, precision
 from sr_keras.config import LOSSES, TrainConfig
 from sr_keras.images import SRKerasError
-from sr_keras.inference import model_function
+from sr_keras.inference import traced_model
 from sr_keras.metrics import PSNR
 from sr_keras.utils import (
     atomic_write_bytes,
@@ -109,7 +110,8 @@ class DivergenceGuard(keras.callbacks.Callback):
 
     def __init__(self):
         super().__init__()
-        self.diverged, self._epoch, self._lowest = None, 0, math.inf
+        self.diverged = None
+        self._epoch, self._lowest = 0, math.inf
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -135,7 +137,7 @@ class WholeImageValidation(keras.callbacks.Callback):
 
     def set_model(self, model):
         super().set_model(model)
-        self._predict = model_function(model)
+        self._predict = traced_model(model)  # tensors stay on the device
 
     def on_epoch_end(self, epoch, logs=None):
         if self.model.stop_training:
@@ -175,8 +177,11 @@ class EpochLog(keras.callbacks.Callback):
         if self.model.stop_training:
             return
         self.rows.append({"epoch": epoch, **{key: logs[key] for key in sorted(logs or {})}})
-        table = pd.DataFrame(self.rows, columns=list(self.rows[-1]))
-        atomic_write_text(self.path, table.to_csv(index=False))
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(self.rows[-1]), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(self.path, text.getvalue())
 
 
 class Backup(keras.callbacks.Callback):
@@ -484,6 +489,7 @@ def train(
 
 
 def _fit(config, run_dir, strategy, worker, verbose):
+    """Builds, resumes and fits the model (train's body, under the run's lock)."""
     train_data, val_data = _datasets(config, worker)
     resolved = precision.resolve(config.precision)
     with precision.policy(resolved), strategy.scope():

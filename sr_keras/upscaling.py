@@ -255,7 +255,8 @@ def interpolate_files(inputs: list, output, scale: int, method="bicubic", overwr
     """``sr-keras interpolate``: ``(written paths, notices, errors)``. One input file and an
     ``output`` with a suffix: that file, refused if it exists unless ``overwrite``; else a folder
     (:func:`sr_keras.images.plan_outputs`: existing outputs skipped, so a rerun resumes)."""
-    inputs, output = [Path(path) for path in inputs], Path(output)
+    inputs = [Path(path) for path in inputs]
+    output = Path(output)
     single = len(inputs) == 1 and output.suffix != "" and not inputs[0].is_dir()
     if single:
         plan = OutputPlan(jobs=[(inputs[0], check_output(output, overwrite, inputs=inputs))])

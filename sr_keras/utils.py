@@ -91,7 +91,8 @@ def ensure_writable_folder(folder: str | os.PathLike) -> Path:
 
 
 def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
-    """Removes (and returns) what an interrupted atomic write of ``path`` left beside it."""
+    """Removes (and returns) what an interrupted atomic write of ``path`` left beside it, files
+    or folders named ``.<name>.<8 characters>.tmp``, never anything else."""
     path = Path(path)
     pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
     removed = [item for item in path.parent.glob(".*.tmp") if pattern.fullmatch(item.name)]

@@ -156,6 +156,11 @@ def test_evaluate_unknown_model_exit_2(tiny_folder, capsys):
     assert "srgan" in capsys.readouterr().err
 
 
+def test_evaluate_without_a_name_exit_2(tiny_folder, capsys):
+    assert cli.main(["evaluate", "--model", ",", "--dataset", str(tiny_folder)]) == 2
+    assert "error: names: give at least one model or baseline" in capsys.readouterr().err
+
+
 # --- study ---------------------------------------------------------------------------------------
 
 
