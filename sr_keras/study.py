@@ -288,9 +288,14 @@ def budget(settings: StudySettings, name: str) -> str:
     record = json.loads(path.read_text())
     config, kept = record["config"], record["summary"].get("weights", "best")
     text = f"{record['summary']['steps']:,} x {config['batch_size']} @ {config['patch_size']}"
-    start = "/".join(Path(config.get("init_from") or "").parts[-3:-1])
+    start = _started_from(config)
     blend = "; blended with its protocol twin" if kept.startswith("blend") else ""
     return text + (f" from {start}" if start else "") + blend
+
+
+def _started_from(config: dict) -> str:
+    """The run a published run continued (``init_from``'s runs folder/run), or ""."""
+    return "/".join(Path(config.get("init_from") or "").parts[-3:-1])
 
 
 def outputs_figure(
@@ -362,7 +367,7 @@ def training_runs(settings: StudySettings) -> pd.DataFrame:
         config, summary = record["config"], record["summary"]
         log = pd.read_csv(path.with_suffix(".csv"))
         cpu = log["cpu_seconds"].sum() / 60 if "cpu_seconds" in log else float("nan")
-        start = "/".join(Path(config.get("init_from") or "").parts[-3:-1])  # runs' folder/run
+        start = _started_from(config)
         rows.append({
             "Weights": f"{path.stem}.keras", "Kept": summary.get("weights", "best"),
             "Data": Path(config["data"]).name,
