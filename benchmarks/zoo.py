@@ -1,7 +1,7 @@
 """The model zoo's runs (issues #13, #15): train one, then ship it into ``results/``.
 
-Recipes: ``sr_keras.recipes.ZOO`` (with ``ZOO_COMMON`` and ``COMMON``): bfloat16, BSDS500 from
-``../shared/data``, validation on the sample photos (never Set5/Set14). Runs go under
+Recipes: :data:`ZOO` below (with ``ZOO_COMMON`` and ``sr_keras.recipes.COMMON``): bfloat16,
+BSDS500 from ``../shared/data``, validation on the sample photos (never Set5/Set14). Runs go under
 ``--runs`` (keep it outside the checkout: they take hours; rerun the same command to resume)::
 
     python benchmarks/zoo.py train edsr_baseline_gr_x4 --runs ~/runs
@@ -12,7 +12,7 @@ Recipes: ``sr_keras.recipes.ZOO`` (with ``ZOO_COMMON`` and ``COMMON``): bfloat16
 ``ship`` checks that the finished run's configuration is the recipe's, then writes
 ``results/weights/<name>.keras`` and ``results/logs/<name>.{csv,json}``. A run whose recipe has
 ``init_from`` starts from ``<runs>/<init_from>/best.keras`` (the x4 run continues the pilot's
-run, made by ``benchmarks/pilot.py``). ``blend`` ships an entry of ``sr_keras.recipes.BLENDS``: a
+run, made by ``benchmarks/pilot.py``). ``blend`` ships an entry of :data:`BLENDS`: a
 weight average of a robust run and its protocol twin, the share picked on validation photos.
 """
 
@@ -35,9 +35,50 @@ PLACES = ("data", "out", "init_from", "cache")
 CRITERIA = ("bicubic", "cv2_cubic", "cv2_linear", "cv2_area", "jpeg75", "noise5")
 MIN_GAIN, MAX_TWIN_LOSS = 0.3, 0.3
 
+#: The model zoo (issues #13, #15): the flagship (EDSR-baseline, the pilot's winner) at every
+#: scale and robust at x4/x2, ESPCN at x2/x3; bicubic skip, bfloat16, BSDS500, validated on the
+#: sample photos, batch 16, HR 96. ``init_from`` names the run (same runs folder) whose
+#: ``best.keras`` starts it: x4 continues the pilot's 16,000 steps, x3 and x2 start from its
+#: body (EDSR's x2-first trick reversed), robust x4 from its weights, ``degradation="realistic"``.
+_EDSR = dict(model="edsr_baseline", init_from="pilot/edsr_baseline_gr_x4", learning_rate=5e-4,
+             ema=0.999)  # fmt: skip
+_ESPCN = dict(model="espcn", epochs=20, steps_per_epoch=500, learning_rate=1e-3)
+ZOO: dict[str, dict] = {
+    "edsr_baseline_gr_x4": {**_EDSR, "scale": 4, "epochs": 25, "steps_per_epoch": 1000},
+    # Robust x4 in two stages: stage 1 ran the realistic pipeline of commit 4842ce7 (six equally
+    # likely resizes, nearest at TensorFlow's phase only), which still lost to bicubic on
+    # OpenCV's unantialiased resizes; stage 2 continues with today's pipeline.
+    "edsr_baseline_gr_realistic_x4_stage1": {
+        **_EDSR, "scale": 4, "epochs": 8, "steps_per_epoch": 1000, "degradation": "realistic"
+    },
+    "edsr_baseline_gr_realistic_x4": {
+        **_EDSR, "scale": 4, "epochs": 8, "steps_per_epoch": 1000, "degradation": "realistic",
+        "init_from": "zoo/edsr_baseline_gr_realistic_x4_stage1", "learning_rate": 3e-4,
+    },
+    # Robust x2 from the shipped x2 weights, today's pipeline.
+    "edsr_baseline_gr_realistic_x2": {
+        **_EDSR, "scale": 2, "epochs": 4, "steps_per_epoch": 500, "degradation": "realistic",
+        "init_from": "zoo/edsr_baseline_gr_x2", "learning_rate": 3e-4,
+    },
+    "edsr_baseline_gr_x3": {**_EDSR, "scale": 3, "epochs": 6, "steps_per_epoch": 500},
+    "edsr_baseline_gr_x2": {**_EDSR, "scale": 2, "epochs": 6, "steps_per_epoch": 500},
+    "espcn_gr_x3": {**_ESPCN, "scale": 3},
+    "espcn_gr_x2": {**_ESPCN, "scale": 2},
+}  # fmt: skip
+ZOO_COMMON = dict(global_residual=True, batch_size=16, patch_size=96, precision="bfloat16")
+#: Shipped as a weight average (WiSE-FT: Wortsman et al., CVPR 2022) of a robust zoo run's final
+#: weights and its twin (the shipped protocol-trained weights of the same network, a common
+#: ancestor): ``share`` x robust + (1 - ``share``) x twin, ``share`` from ``SHARES`` picked on the
+#: sample's validation photos (``benchmarks/zoo.py blend``). Name -> twin.
+BLENDS = {
+    "edsr_baseline_gr_realistic_x4": "edsr_baseline_gr_x4",
+    "edsr_baseline_gr_realistic_x2": "edsr_baseline_gr_x2",
+}
+SHARES = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
+
 
 def config(name: str, runs: Path):
-    from sr_keras.recipes import COMMON, ZOO, ZOO_COMMON
+    from sr_keras.recipes import COMMON
     from sr_keras.train import TrainConfig
 
     values = {**COMMON, **ZOO_COMMON, **ZOO[name]}
@@ -82,7 +123,6 @@ def run_blend(args) -> None:
     from sr_keras.degradations import EVALUATION_DEGRADATIONS
     from sr_keras.evaluate import write_table
     from sr_keras.inference import baseline_predictor, model_predictor
-    from sr_keras.recipes import BLENDS, SHARES
     from sr_keras.train import publish, save_model
     from sr_keras.utils import atomic_write_text, machine_description
 
@@ -172,8 +212,6 @@ def run_report(args) -> None:
 
 
 def main() -> None:
-    from sr_keras.recipes import ZOO
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["train", "ship", "blend", "report"])
     parser.add_argument("name", nargs="?", choices=sorted(ZOO))
