@@ -353,17 +353,13 @@ def _read_log(path: Path, epochs_done: int) -> list[dict]:
     if not path.is_file():
         return []
     try:
-        with open(path, newline="", encoding="utf-8") as file:
-            rows = [row for row in csv.DictReader(file) if (row.get("epoch") or "").isdigit()]
-        return [
-            {key: int(v) if key == "epoch" else float(v or "nan") for key, v in row.items()}
-            for row in rows
-            if int(row["epoch"]) < epochs_done
-        ]
-    except (csv.Error, ValueError, TypeError) as error:
+        log = pd.read_csv(path, dtype="float64")
+        rows = log[log["epoch"] < epochs_done].to_dict("records")
+    except (ValueError, KeyError) as error:
         raise SRKerasError(
             f"{path} cannot be read ({error}): restore it, or train into another --out"
         ) from error
+    return [{**row, "epoch": int(row["epoch"])} for row in rows]
 
 
 def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
