@@ -39,20 +39,11 @@ def pixel_shuffle(inputs, scale: int):
 
 
 class _Upscale(keras.layers.Layer):
-    """Height and width times ``scale``; channels divided by ``scale**2`` if ``_shuffle``."""
-
-    _shuffle = False
+    """Height and width times ``scale`` (output shapes: Keras traces ``call``)."""
 
     def __init__(self, scale: int, **kwargs):
         super().__init__(**kwargs)
         self.scale = _positive_int(scale, "scale")
-
-    def compute_output_shape(self, input_shape):
-        batch, height, width, channels = input_shape
-        if self._shuffle and channels is not None:
-            channels //= self.scale**2
-        height, width = (None if size is None else size * self.scale for size in (height, width))
-        return (batch, height, width, channels)
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale}
@@ -86,8 +77,6 @@ class BicubicUpsample(_Upscale):
 @_register
 class PixelShuffle(_Upscale):
     """Sub-pixel convolution's rearrangement by ``scale`` (Shi et al. 2016), a layer."""
-
-    _shuffle = True
 
     def call(self, inputs):
         return pixel_shuffle(inputs, self.scale)
@@ -182,9 +171,6 @@ class ResidualScale(keras.layers.Layer):
 
     def call(self, inputs):
         return inputs * keras.ops.cast(self.factor, inputs.dtype)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}

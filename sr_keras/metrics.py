@@ -56,12 +56,12 @@ def prepare_for_metric(img1, img2, crop_border=0, test_y_channel=False, max_val=
 def psnr(img1, img2, crop_border: int = 0, test_y_channel: bool = False, max_val: float = 255.0):
     """PSNR in dB (``inf`` for identical images), a float or one per image of a batch;
     arguments as :func:`prepare_for_metric`."""
-    return _measure(_psnr_values, img1, img2, crop_border, test_y_channel, max_val)
+    return _measure(tf.image.psnr, img1, img2, crop_border, test_y_channel, max_val)
 
 
 def ssim(img1, img2, crop_border: int = 0, test_y_channel: bool = False, max_val: float = 255.0):
     """Structural similarity, mean over channels, as :func:`psnr` (at least 11x11 pixels)."""
-    return _measure(_ssim_values, img1, img2, crop_border, test_y_channel, max_val, SSIM_WINDOW)
+    return _measure(tf.image.ssim, img1, img2, crop_border, test_y_channel, max_val, SSIM_WINDOW)
 
 
 def mse(img1, img2, crop_border: int = 0, test_y_channel: bool = False):
@@ -81,16 +81,6 @@ def _measure(values, img1, img2, crop_border, test_y_channel, max_val, window: i
     return float(value) if np.ndim(value) == 0 else value
 
 
-def _psnr_values(a, b, max_val):
-    return tf.image.psnr(a, b, max_val=max_val)
-
-
-def _ssim_values(a, b, max_val):
-    return tf.image.ssim(
-        a, b, max_val=max_val, filter_size=SSIM_WINDOW, filter_sigma=1.5, k1=0.01, k2=0.03
-    )
-
-
 def _mse_values(a, b, max_val):
     return tf.reduce_mean(tf.math.squared_difference(a, b), axis=[-3, -2, -1])
 
@@ -100,7 +90,7 @@ class PSNR(keras.metrics.Metric):
     """Mean PSNR over images as a Keras metric, on ``[0, max_val]`` images (default 1: a model's
     range) and Y by default; arguments as :func:`prepare_for_metric`."""
 
-    _measure = staticmethod(_psnr_values)
+    _measure = staticmethod(tf.image.psnr)
 
     def __init__(self, crop_border=0, test_y_channel=True, max_val=1.0, name="psnr", **kwargs):
         super().__init__(name=name, **kwargs)
@@ -132,7 +122,7 @@ class PSNR(keras.metrics.Metric):
 class SSIM(PSNR):
     """Mean SSIM over images, as a Keras metric (the arguments of :class:`PSNR`)."""
 
-    _measure = staticmethod(_ssim_values)
+    _measure = staticmethod(tf.image.ssim)
 
     def __init__(self, crop_border=0, test_y_channel=True, max_val=1.0, name="ssim", **kwargs):
         super().__init__(crop_border, test_y_channel, max_val, name=name, **kwargs)

@@ -487,8 +487,7 @@ def train(
 def _fit(config, run_dir, strategy, worker, verbose):
     """Builds, resumes and fits the model (train's body, under the run's lock)."""
     train_data, val_data = _datasets(config, worker)
-    resolved = precision.resolve(config.precision)
-    with precision.policy(resolved), strategy.scope():
+    with precision.policy(config.precision) as resolved, strategy.scope():
         model = models.build(config.model, config.scale, global_residual=config.global_residual)
         compile_model(model, config)
         if config.init_from:
