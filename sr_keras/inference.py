@@ -219,9 +219,7 @@ def self_ensemble(function: ArrayFunction) -> ArrayFunction:
 
 def model_predictor(model, scale: int, tile=0, overlap=32, ensemble=False, multiple=4) -> Predictor:
     """A model's :data:`Predictor` in ``tile`` x ``tile`` LR pieces (0: whole images)."""
-    function = model_function(model)
-    if ensemble:
-        function = self_ensemble(function)
+    function = self_ensemble(model_function(model)) if ensemble else model_function(model)
     return lambda lr: predict_tiled(function, lr, scale, tile, overlap, multiple) * 255.0
 
 
@@ -289,14 +287,12 @@ def upscale_files(
     planned, the folder test-written, then the model loaded and each file written. ``tile`` (0:
     whole images) shrinks where one would need more than :data:`TILE_MEMORY` or a quarter of the
     free memory. Returns ``(written paths, notices of skipped files, error messages)``."""
-    if name not in BASELINES:
-        architecture_of(name)  # a wrong name fails even when every output exists
+    multiple = tile_multiple(name)  # a wrong name fails even when every output exists
     plan = plan_outputs(inputs, out_dir, scale, overwrite)
     if not plan.jobs:
         return [], plan.notices, plan.errors
     ensure_writable_folder(out_dir)
     function, working = upscaling_function(name, scale, weights, ensemble, precision)
-    multiple = tile_multiple(name)
 
     def run(image, tile_progress):
         if image.dtype not in (np.uint8, np.uint16):
@@ -305,6 +301,5 @@ def upscale_files(
 
     budget = min(TILE_MEMORY, available_memory() / 4)
     tile = fit_tile(tile, overlap, working, budget, multiple)
-    upscaler = Upscaler(run, scale, tile, overlap, working, errors=(tf.errors.OpError,))
-    written, errors = write_outputs(plan.jobs, upscaler, f"upscale x{scale} {name}", progress)
-    return written, plan.notices, plan.errors + errors
+    upscaler = Upscaler(run, scale, tile, overlap, working, multiple, (tf.errors.OpError,))
+    return write_outputs(plan, upscaler, f"upscale x{scale} {name}", progress)

@@ -179,13 +179,14 @@ def upscale_image(function, image, scale, tile=256, overlap=32, progress=None, m
     return out[:, :, 0] if image.ndim == 2 else out
 
 
-def memory_needed(shape, scale, itemsize, tile, overlap, bytes_per_pixel) -> tuple[int, int]:
+def memory_needed(shape, scale, itemsize, tile, overlap, bytes_per_pixel, multiple=4):
     """Estimated bytes to upscale an image of ``shape`` to ``itemsize``-byte values: ``(the
-    output with the two copies writing a PNG makes, the largest tile's work)``."""
+    output with the two copies writing a PNG makes, the largest tile's work)`` in tiles as
+    :func:`tile_windows`'s."""
     height, width = shape[:2]
     channels = shape[2] if len(shape) == 3 else 1
     output = height * width * scale * scale * channels * itemsize
-    windows = tile_windows(height, width, tile, overlap)
+    windows = tile_windows(height, width, tile, overlap, multiple)
     window = max((y1 - y0) * (x1 - x0) for _, (y0, x0, y1, x1) in windows)
     return 3 * output, int(window * bytes_per_pixel)
 
@@ -194,13 +195,15 @@ def memory_needed(shape, scale, itemsize, tile, overlap, bytes_per_pixel) -> tup
 class Upscaler:
     """How a batch command upscales one decoded image: ``run(image, tile progress)`` gives it
     upscaled (same dtype) by ``scale`` in tiles (``tile``, ``overlap``) using ``bytes_per_pixel``
-    per LR pixel of a tile; ``errors``: more exception types that fail one file, not the batch."""
+    per LR pixel of a tile, origins on multiples of ``multiple``; ``errors``: more exception
+    types that fail one file, not the batch."""
 
     run: Callable[[np.ndarray, Progress | None], np.ndarray]
     scale: int
     tile: int
     overlap: int
     bytes_per_pixel: float
+    multiple: int = 4
     errors: tuple[type[BaseException], ...] = ()
 
     def check_memory(self, path: str | os.PathLike, image: np.ndarray) -> None:
@@ -208,11 +211,12 @@ class Upscaler:
         SRKerasError naming the file, the memory needed and available, and the fix."""
         shape, itemsize = image.shape, min(image.itemsize, 2)  # outputs are 8 or 16 bits
         needed = functools.partial(memory_needed, shape, self.scale, itemsize)
-        output, work = needed(self.tile, self.overlap, self.bytes_per_pixel)
+        output, work = needed(self.tile, self.overlap, self.bytes_per_pixel, self.multiple)
         available = available_memory()
         if output + work <= available:
             return
-        untiled = self.tile == 0 and output + needed(256, 32, self.bytes_per_pixel)[1] <= available
+        work_tiled = needed(256, 32, self.bytes_per_pixel, self.multiple)[1]
+        untiled = self.tile == 0 and output + work_tiled <= available
         fix = "use --tile 256" if untiled else "upscale a smaller image or free memory"
         raise SRKerasError(
             f"{path}: upscaling {shape[1]}x{shape[0]} x{self.scale}"
@@ -222,21 +226,23 @@ class Upscaler:
 
 
 def write_outputs(
-    jobs: list[tuple[Path, Path]], upscaler: Upscaler, description: str, progress: bool = True
-) -> tuple[list[Path], list[str]]:
-    """Upscales each ``(input, output)`` of :func:`sr_keras.images.plan_outputs`, one image in
+    plan: OutputPlan, upscaler: Upscaler, description: str, progress: bool = True
+) -> tuple[list[Path], list[str], list[str]]:
+    """Upscales each job of an :class:`~sr_keras.images.OutputPlan`, one image in
     memory at a time, after removing what a killed run left and checking the memory; each output
     written atomically, a file that cannot be read, fit or be written reported. ``progress`` shows
-    a bar over files (``description``) and one over tiles. ``(written paths, error messages)``."""
+    a bar over files (``description``) and one over tiles. ``(written paths, the plan's notices,
+    its errors and these)``."""
     from tqdm.auto import tqdm
 
     written, errors = [], []
-    for path, target in tqdm(jobs, desc=description, unit="img", disable=not progress):
+    for path, target in tqdm(plan.jobs, desc=description, unit="img", disable=not progress):
         try:
             remove_stale_temp_files(target)
             image = decode_raw(path)
             upscaler.check_memory(path, image)
-            tiles = len(tile_windows(*image.shape[:2], upscaler.tile, upscaler.overlap))
+            shape, tile, overlap = image.shape[:2], upscaler.tile, upscaler.overlap
+            tiles = len(tile_windows(*shape, tile, overlap, upscaler.multiple))
             hidden = tiles < 2 or not progress
             with tqdm(total=tiles, desc=path.name, unit="tile", leave=False, disable=hidden) as bar:
                 result = upscaler.run(image, bar.update)
@@ -248,7 +254,7 @@ def write_outputs(
         except (SRKerasError, ValueError, OSError, *upscaler.errors) as error:
             message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
             errors.append(message if str(path) in message else f"{path}: {message}")
-    return written, errors
+    return written, plan.notices, plan.errors + errors
 
 
 def interpolate_files(inputs: list, output, scale: int, method="bicubic", overwrite=False):
@@ -266,6 +272,4 @@ def interpolate_files(inputs: list, output, scale: int, method="bicubic", overwr
         return [], plan.notices, plan.errors
     ensure_writable_folder(output.parent if single else output)
     upscaler = interpolation_upscaler(scale, method)
-    description = f"interpolate x{scale} {method}"
-    written, errors = write_outputs(plan.jobs, upscaler, description, progress=not single)
-    return written, plan.notices, plan.errors + errors
+    return write_outputs(plan, upscaler, f"interpolate x{scale} {method}", progress=not single)

@@ -396,6 +396,42 @@ def test_tile_progress_within_one_image(tmp_path, srcnn_file, capsys):
     assert "in.png:" in err and "/4 [" in err and "tile/s" in err  # a bar over its 4 tiles
 
 
+def test_tile_progress_counts_the_tiles_run_on_the_models_multiple(tmp_path, monkeypatch):
+    from sr_keras import upscaling
+    from sr_keras.images import OutputPlan
+
+    bars = []
+
+    class Bar:  # records what each progress bar is told
+        def __init__(self, iterable=None, total=None, **options):
+            self.iterable, self.total, self.done = iterable, total, 0
+            bars.append(self)
+
+        def __iter__(self):
+            return iter(self.iterable)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *error):
+            return False
+
+        def update(self, count):
+            self.done += count
+
+    monkeypatch.setattr("tqdm.auto.tqdm", Bar)
+    write_image(tmp_path / "in.png", np.zeros((1030, 1030, 3), np.uint8))
+
+    def run(image, progress):  # RFDN's tiles start on multiples of 6: 16 tiles here, not 25
+        return upscaling.upscale_image(lambda batch: batch, image, 1, 256, 32, progress, 6)
+
+    upscaler = upscaling.Upscaler(run, 1, 256, 32, 48.0, multiple=6)
+    plan = OutputPlan(jobs=[(tmp_path / "in.png", tmp_path / "out.png")])
+    written, _, errors = upscaling.write_outputs(plan, upscaler, "upscale")
+    assert written and not errors
+    assert bars[1].total == bars[1].done == 16
+
+
 def test_weights_of_another_model_are_refused_in_one_line(tmp_path, srcnn_file):
     espcn = tmp_path / "espcn.keras"
     models.build("espcn", 2).save(espcn)
