@@ -203,12 +203,8 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
         if options.get("default") not in (None, False) and not options.get("required"):
             options["help"] += " (default: %(default)s)"
         parser.add_argument(f"--{field.name.replace('_', '-')}", **options)
-    parser.add_argument(
-        "--verbose",
-        type=int,
-        default=1 if sys.stdout.isatty() else 2,
-        help="1: progress bar, 2: a line per epoch",
-    )
+    verbose = dict(type=int, default=1 if sys.stdout.isatty() else 2)
+    parser.add_argument("--verbose", **verbose, help="1: progress bar, 2: a line per epoch")
 
 
 def _run_train(args) -> int:

@@ -206,6 +206,10 @@ class Upscaler:
     multiple: int = 4
     errors: tuple[type[BaseException], ...] = ()
 
+    def windows(self, shape) -> list[tuple[Box, Box]]:
+        """The tiles an image of ``shape`` runs in (:func:`tile_windows`)."""
+        return tile_windows(*shape[:2], self.tile, self.overlap, self.multiple)
+
     def check_memory(self, path: str | os.PathLike, image: np.ndarray) -> None:
         """Refuses, before allocating anything, an image whose upscaling would not fit in memory:
         SRKerasError naming the file, the memory needed and available, and the fix."""
@@ -215,8 +219,8 @@ class Upscaler:
         available = available_memory()
         if output + work <= available:
             return
-        work_tiled = needed(256, 32, self.bytes_per_pixel, self.multiple)[1]
-        untiled = self.tile == 0 and output + work_tiled <= available
+        tiled = needed(256, 32, self.bytes_per_pixel, self.multiple)[1]
+        untiled = self.tile == 0 and output + tiled <= available
         fix = "use --tile 256" if untiled else "upscale a smaller image or free memory"
         raise SRKerasError(
             f"{path}: upscaling {shape[1]}x{shape[0]} x{self.scale}"
@@ -241,8 +245,7 @@ def write_outputs(
             remove_stale_temp_files(target)
             image = decode_raw(path)
             upscaler.check_memory(path, image)
-            shape, tile, overlap = image.shape[:2], upscaler.tile, upscaler.overlap
-            tiles = len(tile_windows(*shape, tile, overlap, upscaler.multiple))
+            tiles = len(upscaler.windows(image.shape))
             hidden = tiles < 2 or not progress
             with tqdm(total=tiles, desc=path.name, unit="tile", leave=False, disable=hidden) as bar:
                 result = upscaler.run(image, bar.update)
